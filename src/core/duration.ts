@@ -1,0 +1,22 @@
+import { MeshError } from './errors.ts';
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+
+/** Parses `250ms`, `10s`, `1.5m`, `2h` or a bare number of milliseconds. */
+export function parseDuration(input: string | number): number {
+  if (typeof input === 'number') {
+    if (!Number.isFinite(input) || input < 0) throw new MeshError('BAD_REQUEST', `invalid duration: ${input}`);
+    return input;
+  }
+  const match = DURATION.exec(input.trim());
+  if (!match) throw new MeshError('BAD_REQUEST', `invalid duration "${input}": expected e.g. 500ms, 10s, 5m`);
+  return Math.round(Number(match[1]) * UNIT_MS[match[2]!]!);
+}
+
+export function formatDuration(ms: number): string {
+  if (ms % 3_600_000 === 0 && ms >= 3_600_000) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0 && ms >= 60_000) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0 && ms >= 1000) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}

@@ -1,0 +1,4 @@
+export * from './clock.ts';
+export * from './duration.ts';
+export * from './errors.ts';
+export * from './model/index.ts';

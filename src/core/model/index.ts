@@ -1,0 +1,5 @@
+export * from './check.ts';
+export * from './health.ts';
+export * from './instance.ts';
+export * from './service.ts';
+export * from './snapshot.ts';

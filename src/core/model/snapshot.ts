@@ -1,0 +1,16 @@
+import type { Instance } from './instance.ts';
+import type { Service } from './service.ts';
+
+/** A consistent view of the registry at one store revision. */
+export interface MeshSnapshot {
+  revision: number;
+  services: Service[];
+  instances: Instance[];
+}
+
+/** One change to the registry, in store order. */
+export type MeshChange =
+  | { type: 'service.put'; revision: number; service: Service }
+  | { type: 'service.delete'; revision: number; name: string }
+  | { type: 'instance.put'; revision: number; instance: Instance }
+  | { type: 'instance.delete'; revision: number; id: string; service: string };
