@@ -50,9 +50,7 @@ export interface DeleteResult extends WriteResult {
   deleted: boolean;
 }
 
-export type WatchEvent =
-  | { type: 'put'; kv: KeyValue }
-  | { type: 'delete'; key: string; modRevision: number };
+export type WatchEvent = { type: 'put'; kv: KeyValue } | { type: 'delete'; key: string; modRevision: number };
 
 export interface WatchOptions {
   /** Deliver every event with modRevision > afterRevision. Defaults to the current revision. */
