@@ -6,9 +6,9 @@
  *   4. control-plane CPU while HTTP-checking 5,000 instances every 5 s.
  * Everything runs on 127.0.0.1 and stops by itself. QUICK=1 shrinks every phase for a smoke run.
  */
-import { request as httpRequest } from 'node:http';
+
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
@@ -52,7 +52,11 @@ async function main(): Promise<void> {
   rows.push(['raw etcd put (baseline)', `${fmt(rawPutsPerSecond, 0)} puts/s`, '1.00']);
   rows.push(['register, embedded store', `${fmt(memoryRate, 0)} reg/s`, fmt(memoryRate / rawPutsPerSecond)]);
   rows.push(['register, etcd store', `${fmt(etcdRate, 0)} reg/s`, fmt(etcdRate / rawPutsPerSecond)]);
-  printTable('Registrations (64 concurrent clients; ratio to raw etcd puts)', ['what', 'rate', 'ratio'], rows);
+  printTable(
+    'Registrations (64 concurrent clients; ratio to raw etcd puts)',
+    ['what', 'rate', 'ratio'],
+    rows,
+  );
 
   printTable(
     `Discovery with ${INSTANCES} instances in ${SERVICES} services (sequential; ratio to GET /healthz)`,
@@ -84,7 +88,12 @@ async function main(): Promise<void> {
     `Change propagation: register -> event at each of ${SUBSCRIBERS} SSE subscribers (${CHANGES} changes)`,
     ['path', 'p50 ms', 'p99 ms', 'max ms'],
     [
-      ['raw etcd watch, 1 watcher (baseline)', fmt(rawWatch.p50, 3), fmt(rawWatch.p99, 3), fmt(rawWatch.max, 3)],
+      [
+        'raw etcd watch, 1 watcher (baseline)',
+        fmt(rawWatch.p50, 3),
+        fmt(rawWatch.p99, 3),
+        fmt(rawWatch.max, 3),
+      ],
       [
         `trellis SSE, ${SUBSCRIBERS} subscribers`,
         fmt(propagation.p50, 3),
@@ -140,7 +149,9 @@ async function startEtcd(): Promise<{ endpoint: string }> {
   return { endpoint: `127.0.0.1:${clientPort}` };
 }
 
-async function startControlPlane(store: string): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+async function startControlPlane(
+  store: string,
+): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'trellis-bench-cp-'));
   const port = await freePort();
   const started: Started = startProcess(process.execPath, [
@@ -177,7 +188,9 @@ async function rawEtcdPuts(endpoint: string, count: number): Promise<number> {
   const client = new Etcd3({ hosts: `http://${endpoint}` });
   const started = performance.now();
   await runConcurrently(count, CONCURRENCY, async (index) => {
-    await client.put(`/bench/raw/${index}`).value(JSON.stringify({ index, address: '127.0.0.1', port: index }));
+    await client
+      .put(`/bench/raw/${index}`)
+      .value(JSON.stringify({ index, address: '127.0.0.1', port: index }));
   });
   const rate = count / ((performance.now() - started) / 1000);
   await client.delete().prefix('/bench/raw/');
@@ -253,8 +266,16 @@ async function discoveryLatency(url: string) {
   const pool = new Pool(url, { connections: 1 });
   await timeRequests(pool, 200, () => '/healthz'); // warm-up
   const floor = await timeRequests(pool, DISCOVERY_REQUESTS, () => '/healthz');
-  const service = await timeRequests(pool, DISCOVERY_REQUESTS, (i) => `/api/v1/services/svc-${i % SERVICES}/instances`);
-  const seed = await timeRequests(pool, DISCOVERY_REQUESTS, (i) => `/api/v1/mesh/v2/discover/svc-${i % SERVICES}`);
+  const service = await timeRequests(
+    pool,
+    DISCOVERY_REQUESTS,
+    (i) => `/api/v1/services/svc-${i % SERVICES}/instances`,
+  );
+  const seed = await timeRequests(
+    pool,
+    DISCOVERY_REQUESTS,
+    (i) => `/api/v1/mesh/v2/discover/svc-${i % SERVICES}`,
+  );
   const all = await timeRequests(pool, QUICK ? 50 : 200, () => '/api/v1/instances');
   await pool.close();
   return { floor, service, seed, all };
@@ -267,17 +288,20 @@ async function propagationLatency(url: string) {
   const { port } = new URL(url);
   let ready = 0;
   const requests = Array.from({ length: SUBSCRIBERS }, () => {
-    const request = httpRequest({ host: '127.0.0.1', port, path: '/api/v1/watch', agent: false }, (response) => {
-      ready++;
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => {
-        const now = performance.now();
-        for (const match of chunk.matchAll(/"id":"(prop-\d+)"/g)) {
-          const sent = sentAt.get(match[1]!);
-          if (sent !== undefined) samples.push(now - sent);
-        }
-      });
-    });
+    const request = httpRequest(
+      { host: '127.0.0.1', port, path: '/api/v1/watch', agent: false },
+      (response) => {
+        ready++;
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          const now = performance.now();
+          for (const match of chunk.matchAll(/"id":"(prop-\d+)"/g)) {
+            const sent = sentAt.get(match[1]!);
+            if (sent !== undefined) samples.push(now - sent);
+          }
+        });
+      },
+    );
     request.end();
     return request;
   });
@@ -324,7 +348,11 @@ async function checkingCpu() {
       headers: { 'content-type': 'application/json' },
       body: instanceBody(index, {
         port: targetPort,
-        check: { http: `http://127.0.0.1:${targetPort}/health/${index}`, interval: CHECK_INTERVAL, timeout: '2s' },
+        check: {
+          http: `http://127.0.0.1:${targetPort}/health/${index}`,
+          interval: CHECK_INTERVAL,
+          timeout: '2s',
+        },
       }),
     });
     await response.body.dump();

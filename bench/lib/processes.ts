@@ -52,7 +52,11 @@ export interface Started {
 }
 
 /** Starts a process and returns a handle that stops it by PID (SIGTERM, then SIGKILL). */
-export function startProcess(command: string, args: string[], options: { cwd?: string; quiet?: boolean } = {}): Started {
+export function startProcess(
+  command: string,
+  args: string[],
+  options: { cwd?: string; quiet?: boolean } = {},
+): Started {
   const child = spawn(command, args, {
     cwd: options.cwd ?? ROOT,
     stdio: ['ignore', options.quiet === false ? 'inherit' : 'ignore', 'inherit'],

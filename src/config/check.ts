@@ -14,10 +14,17 @@ export function toHealthCheck(input: CheckInput, address: string, port: number):
   if (input.tcp !== undefined) {
     if (input.tcp === true) return { type: 'tcp', address, port, ...timing };
     const split = input.tcp.lastIndexOf(':');
-    return { type: 'tcp', address: input.tcp.slice(0, split), port: Number(input.tcp.slice(split + 1)), ...timing };
+    return {
+      type: 'tcp',
+      address: input.tcp.slice(0, split),
+      port: Number(input.tcp.slice(split + 1)),
+      ...timing,
+    };
   }
   const http = input.http!;
-  const url = /^https?:\/\//.test(http) ? http : `http://${hostForUrl(address)}:${port}${http.startsWith('/') ? '' : '/'}${http}`;
+  const url = /^https?:\/\//.test(http)
+    ? http
+    : `http://${hostForUrl(address)}:${port}${http.startsWith('/') ? '' : '/'}${http}`;
   return { type: 'http', url, method: input.method, headers: input.headers, ...timing };
 }
 

@@ -1,2 +1,3 @@
 export * from './check.ts';
+export * from './load.ts';
 export * from './schema.ts';

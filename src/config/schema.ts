@@ -3,7 +3,7 @@
  * the same thing and fails the same way wherever it comes from.
  */
 import { z } from 'zod';
-import { type ErrorDetail, MeshError, type ErrorCode, parseDuration } from '../core/index.ts';
+import { type ErrorCode, type ErrorDetail, MeshError, parseDuration } from '../core/index.ts';
 
 const NAME = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/i;
 const ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,252}$/;
@@ -14,7 +14,11 @@ export const serviceName = z
 
 export const instanceId = z.string().regex(ID, 'an id is 1-253 letters, digits, ".", "_", ":", "@" or "-"');
 
-export const port = z.number().int('must be an integer').min(1, 'ports are 1-65535').max(65535, 'ports are 1-65535');
+export const port = z
+  .number()
+  .int('must be an integer')
+  .min(1, 'ports are 1-65535')
+  .max(65535, 'ports are 1-65535');
 
 export const address = z
   .string()
@@ -55,7 +59,8 @@ export const checkInput = z
   .strict()
   .superRefine((check, ctx) => {
     const kinds = [check.http, check.tcp, check.ttl].filter((kind) => kind !== undefined).length;
-    if (kinds !== 1) ctx.addIssue({ code: 'custom', message: 'a check needs exactly one of http, tcp or ttl' });
+    if (kinds !== 1)
+      ctx.addIssue({ code: 'custom', message: 'a check needs exactly one of http, tcp or ttl' });
     if (check.interval < 100) ctx.addIssue({ code: 'custom', path: ['interval'], message: 'at least 100ms' });
     if (check.timeout <= 0) ctx.addIssue({ code: 'custom', path: ['timeout'], message: 'must be positive' });
     if (check.ttl !== undefined && check.ttl < 100) {
@@ -97,7 +102,9 @@ export const seedRegistration = z.object({
   address,
   port: z.coerce.number().pipe(port),
   tags: tags.default([]),
-  metadata: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).default({}),
+  metadata: z
+    .record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String))
+    .default({}),
   weight: z.number().int().min(0).max(10_000).default(100),
   health_check: z.string().min(1).optional(),
 });
@@ -115,7 +122,12 @@ export const controlSettings = z
     store: storeUrl.default('memory'),
     adminToken: z.string().min(16, 'an admin token has at least 16 characters').optional(),
     /** Largest accepted request body, bytes. */
-    maxBodyBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+    maxBodyBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .default(1024 * 1024),
   })
   .strict();
 export type ControlSettings = z.infer<typeof controlSettings>;

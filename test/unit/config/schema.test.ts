@@ -21,25 +21,44 @@ function failure(run: () => unknown) {
 describe('the one schema', () => {
   it('fills defaults for an instance registration', () => {
     const parsed = validate(instanceRegistration, { service: 'orders', address: '127.0.0.1', port: 9001 });
-    expect(parsed).toEqual({ service: 'orders', address: '127.0.0.1', port: 9001, tags: [], metadata: {}, weight: 100 });
+    expect(parsed).toEqual({
+      service: 'orders',
+      address: '127.0.0.1',
+      port: 9001,
+      tags: [],
+      metadata: {},
+      weight: 100,
+    });
   });
 
   it('names the path of every bad field', () => {
     const error = failure(() =>
-      validate(instanceRegistration, { service: 'Bad Name!', address: '127.0.0.1', port: 70000, check: { ttl: 'soon' } }),
+      validate(instanceRegistration, {
+        service: 'Bad Name!',
+        address: '127.0.0.1',
+        port: 70000,
+        check: { ttl: 'soon' },
+      }),
     );
     expect(error.code).toBe('BAD_REQUEST');
     expect(error.details.map((detail) => detail.path).sort()).toEqual(['check.ttl', 'port', 'service']);
   });
 
   it('rejects unknown fields in native bodies', () => {
-    const error = failure(() => validate(instanceRegistration, { service: 'a', address: 'h', port: 1, colour: 'red' }));
+    const error = failure(() =>
+      validate(instanceRegistration, { service: 'a', address: 'h', port: 1, colour: 'red' }),
+    );
     expect(error.details[0]!.message).toMatch(/colour/);
   });
 
   it('requires exactly one check kind', () => {
     const error = failure(() =>
-      validate(instanceRegistration, { service: 'a', address: 'h', port: 1, check: { http: '/h', ttl: '5s' } }),
+      validate(instanceRegistration, {
+        service: 'a',
+        address: 'h',
+        port: 1,
+        check: { http: '/h', ttl: '5s' },
+      }),
     );
     expect(error.details[0]!.path).toBe('check');
   });
@@ -66,7 +85,12 @@ describe('the one schema', () => {
   });
 
   it('accepts the seed API body with a string port and ignores extra fields', () => {
-    const parsed = validate(seedRegistration, { service_name: 'users', address: '127.0.0.1', port: '8081', extra: 1 });
+    const parsed = validate(seedRegistration, {
+      service_name: 'users',
+      address: '127.0.0.1',
+      port: '8081',
+      extra: 1,
+    });
     expect(parsed).toMatchObject({ service_name: 'users', port: 8081 });
   });
 

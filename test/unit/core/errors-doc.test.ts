@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ERROR_CODES, MeshError, isMeshError, toMeshError } from '../../../src/core/index.ts';
+import { ERROR_CODES, isMeshError, MeshError, toMeshError } from '../../../src/core/index.ts';
 
 /** docs/errors.md lists every code as a table row: | `CODE` | status | retryable | meaning | */
 function documentedCodes(): Map<string, { status: number; retryable: boolean }> {
@@ -16,7 +16,10 @@ describe('error codes', () => {
   it('docs/errors.md documents every code with its status and retryability, and nothing else', () => {
     const documented = documentedCodes();
     const actual = new Map(
-      Object.entries(ERROR_CODES).map(([code, spec]) => [code, { status: spec.status, retryable: spec.retryable }]),
+      Object.entries(ERROR_CODES).map(([code, spec]) => [
+        code,
+        { status: spec.status, retryable: spec.retryable },
+      ]),
     );
     expect(Object.fromEntries(documented)).toEqual(Object.fromEntries(actual));
   });
@@ -29,7 +32,11 @@ describe('error codes', () => {
     expect(error.retryable).toBe(false);
     expect(isMeshError(error)).toBe(true);
     expect(JSON.parse(JSON.stringify(error))).toEqual({
-      error: { code: 'BAD_REQUEST', message: 'port: ports are 1-65535', details: [{ path: 'port', message: 'ports are 1-65535' }] },
+      error: {
+        code: 'BAD_REQUEST',
+        message: 'port: ports are 1-65535',
+        details: [{ path: 'port', message: 'ports are 1-65535' }],
+      },
     });
   });
 

@@ -1,0 +1,140 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { Logger } from 'pino';
+import type { ControlOverrides } from '../../config/index.ts';
+import type { ControlNode } from '../../control/index.ts';
+import { MeshError } from '../../core/index.ts';
+import { action, type CliContext } from '../context.ts';
+import { EXIT, reportError } from '../exit-codes.ts';
+
+interface StartFlags {
+  host?: string;
+  port?: number;
+  dataDir?: string;
+  store?: string;
+  config?: string;
+  adminToken?: string;
+  logLevel: string;
+  nodeId?: string;
+}
+
+const DEFAULT_CONFIG_FILE = 'trellis.yaml';
+/** A stuck shutdown should not leave a process nobody can stop with one signal. */
+const CLOSE_TIMEOUT_MS = 15_000;
+
+export function startCommand(ctx: CliContext): Command {
+  return new Command('start')
+    .description('run the control plane (API, watch streams, health checks) until SIGINT or SIGTERM')
+    .option('--host <host>', 'address to listen on (default 127.0.0.1; beyond loopback needs an admin token)')
+    .option('--port <port>', 'port to listen on (default 7400; 0 picks a free one)', portNumber)
+    .option('--data-dir <dir>', 'where the embedded store keeps its files (default ./.trellis)')
+    .option('--store <store>', 'memory, or etcd://host:port[,host:port…]')
+    .option(
+      '--config <file>',
+      `configuration file, YAML or JSON (default: ./${DEFAULT_CONFIG_FILE} if it exists)`,
+    )
+    .option('--admin-token <token>', 'token the admin API requires (at least 16 characters)')
+    .option('--node-id <id>', 'name of this node in health-check leader election')
+    .addOption(
+      new Option('--log-level <level>', 'log level')
+        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .default('info'),
+    )
+    .action(action(ctx, (flags: StartFlags) => start(ctx, flags)));
+}
+
+async function start(ctx: CliContext, flags: StartFlags): Promise<void> {
+  const file = flags.config ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
+  const overrides: ControlOverrides = {
+    host: flags.host,
+    port: flags.port,
+    dataDir: flags.dataDir,
+    store: flags.store,
+    adminToken: flags.adminToken,
+  };
+  // Loaded here, not at the top, so client commands do not pay for loading the control plane's code.
+  const [{ loadConfig }, { isLoopbackHost, startControlNode }, { pino }] = await Promise.all([
+    import('../../config/index.ts'),
+    import('../../control/index.ts'),
+    import('pino'),
+  ]);
+  const config = await loadConfig({ file, env: ctx.env, overrides });
+  const { host, adminToken } = config.control;
+  if (!adminToken && !isLoopbackHost(host)) {
+    throw new MeshError(
+      'INVALID_CONFIG',
+      `refusing to listen on ${host} without an admin token: anyone on the network could change the mesh. ` +
+        'Pass --admin-token <token> (at least 16 characters), set TRELLIS_ADMIN_TOKEN or control.adminToken, ' +
+        'or listen on 127.0.0.1.',
+      {
+        details: [
+          { path: 'control.adminToken', message: 'required when control.host is not a loopback address' },
+        ],
+      },
+    );
+  }
+
+  const logger = pino({ level: flags.logLevel });
+  // Signals are handled from before the node starts: a stop requested half-way waits for the start.
+  const shutdown = handleSignals(ctx, logger);
+  const node = await startControlNode(config, { logger, nodeId: flags.nodeId });
+  const memory = config.control.store === 'memory';
+  ctx.stdout(
+    `trellis control plane listening on ${node.url}\n` +
+      `  store:    ${memory ? 'memory (embedded, write-ahead log)' : config.control.store}\n` +
+      (memory ? `  data dir: ${resolve(config.control.dataDir)}\n` : '') +
+      `  config:   ${file ?? '(none)'}\n` +
+      `  auth:     ${adminToken ? 'admin token required' : 'open (loopback only)'}\n`,
+  );
+  shutdown.started(node);
+}
+
+/**
+ * The first SIGINT/SIGTERM closes the node and exits 0 (1 if closing fails or hangs); a second one
+ * exits at once. A signal that arrives while the node is still starting takes effect once it is up.
+ */
+function handleSignals(ctx: CliContext, logger: Logger): { started(node: ControlNode): void } {
+  let node: ControlNode | undefined;
+  let requested: NodeJS.Signals | undefined;
+  let closing = false;
+
+  const close = (running: ControlNode) => {
+    if (closing) return;
+    closing = true;
+    const timer = setTimeout(() => {
+      logger.error('the control node did not stop in time; exiting');
+      process.exit(EXIT.FAILURE);
+    }, CLOSE_TIMEOUT_MS);
+    timer.unref();
+    running.close().then(
+      () => process.exit(EXIT.OK),
+      (error: unknown) => process.exit(reportError(error, ctx.stderr)),
+    );
+  };
+
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (requested) {
+      logger.warn({ signal }, 'second signal: exiting without waiting');
+      process.exit(EXIT.FAILURE);
+    }
+    requested = signal;
+    logger.info({ signal }, node ? 'stopping' : 'stopping once started');
+    if (node) close(node);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  return {
+    started(running) {
+      node = running;
+      if (requested) close(running);
+    },
+  };
+}
+
+function portNumber(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 65535)
+    throw new InvalidArgumentError('expected a port number 0-65535');
+  return Number(value);
+}

@@ -1,0 +1,112 @@
+/** Typed calls to the control plane's native API (/api/v1). */
+import { Agent, type Dispatcher, request } from 'undici';
+import type { Instance, MeshSnapshot, Service } from '../core/index.ts';
+import { authHeaders, errorFromResponse, normalizeBaseUrl, unavailable } from './http.ts';
+import type {
+  InstanceList,
+  InstanceQuery,
+  MeshHealth,
+  RegistrationInput,
+  ServiceDetail,
+  ServiceInput,
+  ServiceSummary,
+} from './types.ts';
+
+export interface ControlClientOptions {
+  /** Base URL of the control plane, e.g. http://127.0.0.1:7400. */
+  url: string;
+  /** Admin token, sent as `Authorization: Bearer <token>`. */
+  token?: string;
+  /** Per request, from sending to the last byte of the reply. Default 10 s. */
+  timeoutMs?: number;
+}
+
+export interface ControlClient {
+  readonly url: string;
+  listServices(): Promise<ServiceSummary[]>;
+  createService(service: ServiceInput): Promise<Service>;
+  getService(name: string): Promise<ServiceDetail>;
+  deleteService(name: string): Promise<void>;
+  registerInstance(registration: RegistrationInput): Promise<Instance>;
+  listInstances(query?: InstanceQuery): Promise<InstanceList>;
+  getInstance(id: string): Promise<Instance>;
+  deregisterInstance(id: string): Promise<void>;
+  heartbeat(id: string): Promise<void>;
+  health(): Promise<MeshHealth>;
+  snapshot(): Promise<MeshSnapshot>;
+  /** Closes the client's connections. */
+  close(): Promise<void>;
+}
+
+const API = '/api/v1';
+
+export function createControlClient(options: ControlClientOptions): ControlClient {
+  const baseUrl = normalizeBaseUrl(options.url);
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const headers = authHeaders(options.token);
+  const dispatcher: Dispatcher = new Agent({ connect: { timeout: timeoutMs }, keepAliveTimeout: 4_000 });
+
+  async function call<T>(method: Dispatcher.HttpMethod, path: string, body?: unknown): Promise<T> {
+    const url = `${baseUrl}${path}`;
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await request(url, {
+        method,
+        dispatcher,
+        signal: AbortSignal.timeout(timeoutMs),
+        headers: {
+          accept: 'application/json',
+          ...headers,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (error) {
+      throw unavailable(baseUrl, error);
+    }
+    if (response.statusCode < 200 || response.statusCode > 299) {
+      throw await errorFromResponse(response, method, url);
+    }
+    let text: string;
+    try {
+      text = await response.body.text();
+    } catch (error) {
+      throw unavailable(baseUrl, error);
+    }
+    return (text === '' ? undefined : JSON.parse(text)) as T;
+  }
+
+  const segment = encodeURIComponent;
+
+  return {
+    url: baseUrl,
+    async listServices() {
+      return (await call<{ services: ServiceSummary[] }>('GET', `${API}/services`)).services;
+    },
+    createService: (service) => call('POST', `${API}/services`, service),
+    getService: (name) => call('GET', `${API}/services/${segment(name)}`),
+    async deleteService(name) {
+      await call('DELETE', `${API}/services/${segment(name)}`);
+    },
+    registerInstance: (registration) => call('POST', `${API}/instances`, registration),
+    listInstances(query = {}) {
+      const params = new URLSearchParams();
+      if (query.service !== undefined) params.set('service', query.service);
+      if (query.health !== undefined) {
+        params.set('health', Array.isArray(query.health) ? query.health.join(',') : query.health);
+      }
+      const search = params.size > 0 ? `?${params}` : '';
+      return call('GET', `${API}/instances${search}`);
+    },
+    getInstance: (id) => call('GET', `${API}/instances/${segment(id)}`),
+    async deregisterInstance(id) {
+      await call('DELETE', `${API}/instances/${segment(id)}`);
+    },
+    async heartbeat(id) {
+      await call('PUT', `${API}/instances/${segment(id)}/heartbeat`);
+    },
+    health: () => call('GET', `${API}/health`),
+    snapshot: () => call('GET', `${API}/snapshot`),
+    close: () => dispatcher.close(),
+  };
+}

@@ -1,0 +1,238 @@
+/**
+ * A subscription to the control plane's watch stream that keeps a last-known view of the mesh.
+ * While the control plane is unreachable the view stays as it was (static stability) and the
+ * watcher reconnects with exponential backoff and full jitter, resuming after the last revision it
+ * applied; the server answers with the missed changes, or a fresh snapshot if they are gone.
+ */
+import type { Logger } from 'pino';
+import { Agent, type Dispatcher, request } from 'undici';
+import {
+  type Clock,
+  type Instance,
+  type MeshChange,
+  MeshError,
+  type MeshSnapshot,
+  type Service,
+  systemClock,
+  type TimerHandle,
+  toMeshError,
+} from '../core/index.ts';
+import { type BackoffOptions, fullJitterDelay } from './backoff.ts';
+import { authHeaders, errorFromResponse, normalizeBaseUrl, unavailable } from './http.ts';
+import { createMeshView } from './mesh-view.ts';
+import { createSseParser, type SseEvent } from './sse.ts';
+
+export interface WatchMeshOptions {
+  url: string;
+  token?: string;
+  /** A full view arrived: the first one, or a replacement after a gap too long to replay. */
+  onSnapshot?(snapshot: MeshSnapshot): void;
+  /** One change, already applied to the view. */
+  onChange?(change: MeshChange): void;
+  /** Called on every transition between connected and disconnected. */
+  onState?(connected: boolean): void;
+  /** A failed attempt or a broken stream; the watcher keeps retrying. */
+  onError?(error: MeshError): void;
+  backoff?: BackoffOptions;
+  /** Reconnect when the stream is silent (not even a ping) this long. Default 45 s. */
+  idleTimeoutMs?: number;
+  /** How long to wait for the reply headers. Default 10 s. */
+  connectTimeoutMs?: number;
+  clock?: Clock;
+  random?: () => number;
+  logger?: Logger;
+}
+
+export interface MeshWatch {
+  /** The last-known mesh; undefined until the first snapshot. Served unchanged while disconnected. */
+  view(): MeshSnapshot | undefined;
+  revision(): number | undefined;
+  service(name: string): Service | undefined;
+  instance(id: string): Instance | undefined;
+  instancesOf(service: string): Instance[];
+  connected(): boolean;
+  /** Resolves with the first view; rejects if the watch is closed before one arrives. */
+  ready(): Promise<MeshSnapshot>;
+  close(): Promise<void>;
+}
+
+export function watchMesh(options: WatchMeshOptions): MeshWatch {
+  const baseUrl = normalizeBaseUrl(options.url);
+  const clock = options.clock ?? systemClock;
+  const random = options.random ?? Math.random;
+  const idleTimeoutMs = options.idleTimeoutMs ?? 45_000;
+  const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+  const logger = options.logger;
+  const meshView = createMeshView();
+  const dispatcher: Dispatcher = new Agent({ connect: { timeout: connectTimeoutMs }, pipelining: 0 });
+
+  let closed = false;
+  let isConnected = false;
+  let attempt = 0;
+  /** Set when the server says our revision is too old: the next attempt starts fresh. */
+  let fresh = false;
+  let current: AbortController | undefined;
+  let sleeping: { handle: TimerHandle; wake: () => void } | undefined;
+
+  let resolveReady!: (snapshot: MeshSnapshot) => void;
+  let rejectReady!: (error: Error) => void;
+  const readyPromise = new Promise<MeshSnapshot>((resolve, reject) => {
+    resolveReady = resolve;
+    rejectReady = reject;
+  });
+  readyPromise.catch(() => {});
+
+  function setConnected(value: boolean): void {
+    if (value === isConnected) return;
+    isConnected = value;
+    if (!closed) notify(() => options.onState?.(value));
+  }
+
+  function report(error: unknown): void {
+    if (closed) return;
+    const meshError = toMeshError(error);
+    logger?.debug({ err: meshError }, 'mesh watch: %s', meshError.message);
+    notify(() => options.onError?.(meshError));
+  }
+
+  /** A listener that throws must not break the stream or the view; it is logged and ignored. */
+  function notify(listener: () => void): void {
+    try {
+      listener();
+    } catch (error) {
+      logger?.error({ err: error }, 'mesh watch: a listener threw');
+    }
+  }
+
+  /** Applies one event; throws only when the event itself is malformed. */
+  function handle(event: SseEvent): void {
+    if (event.event === 'snapshot') {
+      const snapshot = JSON.parse(event.data) as MeshSnapshot;
+      if (
+        !Number.isFinite(snapshot?.revision) ||
+        !Array.isArray(snapshot.services) ||
+        !Array.isArray(snapshot.instances)
+      ) {
+        throw new Error('not a mesh snapshot');
+      }
+      meshView.reset(snapshot);
+      const view = meshView.snapshot()!;
+      resolveReady(view);
+      notify(() => options.onSnapshot?.(view));
+    } else if (event.event === 'change') {
+      const change = JSON.parse(event.data) as MeshChange;
+      if (!Number.isFinite(change?.revision) || typeof change.type !== 'string')
+        throw new Error('not a mesh change');
+      if (meshView.apply(change)) notify(() => options.onChange?.(change));
+    }
+  }
+
+  async function connectOnce(): Promise<void> {
+    const since = fresh ? undefined : meshView.revision();
+    const url = `${baseUrl}/api/v1/watch${since === undefined ? '' : `?revision=${since}`}`;
+    const controller = new AbortController();
+    current = controller;
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await request(url, {
+        method: 'GET',
+        dispatcher,
+        signal: controller.signal,
+        headers: { accept: 'text/event-stream', ...authHeaders(options.token) },
+        headersTimeout: connectTimeoutMs,
+        bodyTimeout: idleTimeoutMs,
+      });
+    } catch (error) {
+      throw unavailable(baseUrl, error);
+    }
+    if (response.statusCode !== 200) {
+      const error = await errorFromResponse(response, 'GET', url);
+      if (error.code === 'COMPACTED') fresh = true;
+      throw error;
+    }
+    fresh = false;
+    attempt = 0;
+    setConnected(true);
+    let failure: unknown;
+    const parser = createSseParser({
+      onEvent(event) {
+        if (failure !== undefined) return;
+        try {
+          handle(event);
+        } catch (error) {
+          failure = new MeshError(
+            'INTERNAL',
+            `malformed ${event.event} event from ${baseUrl}: ${(error as Error).message}`,
+          );
+          controller.abort();
+        }
+      },
+    });
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of response.body) parser.push(decoder.decode(chunk as Buffer, { stream: true }));
+      parser.end();
+    } catch (error) {
+      if (failure !== undefined) throw failure;
+      if (!closed) throw unavailable(baseUrl, error);
+    }
+    if (failure !== undefined) throw failure;
+    if (!closed)
+      throw new MeshError('CONTROL_PLANE_UNAVAILABLE', `the control plane at ${baseUrl} ended the watch`);
+  }
+
+  function sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        sleeping = undefined;
+        resolve();
+      };
+      sleeping = { handle: clock.setTimeout(wake, ms), wake };
+    });
+  }
+
+  async function run(): Promise<void> {
+    while (!closed) {
+      try {
+        await connectOnce();
+      } catch (error) {
+        report(error);
+      }
+      current = undefined;
+      if (closed) break;
+      setConnected(false);
+      const delay = fullJitterDelay(attempt++, options.backoff, random);
+      await sleep(delay);
+    }
+  }
+
+  const running = run();
+
+  return {
+    view: () => meshView.snapshot(),
+    revision: () => meshView.revision(),
+    service: (name) => meshView.service(name),
+    instance: (id) => meshView.instance(id),
+    instancesOf: (service) => meshView.instancesOf(service),
+    connected: () => isConnected,
+    ready: () => readyPromise,
+    async close() {
+      if (closed) return running;
+      closed = true;
+      current?.abort();
+      if (sleeping) {
+        clock.clearTimeout(sleeping.handle);
+        sleeping.wake();
+      }
+      await running;
+      isConnected = false;
+      rejectReady(
+        new MeshError(
+          'CONTROL_PLANE_UNAVAILABLE',
+          `the watch on ${baseUrl} was closed before a snapshot arrived`,
+        ),
+      );
+      await dispatcher.destroy();
+    },
+  };
+}

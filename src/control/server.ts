@@ -1,0 +1,184 @@
+/**
+ * The control-plane HTTP server: node:http, the router, the admin token, the API modules and the
+ * watch hub, wired once per server (no globals, so a test can run several in one process).
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { ControlSettings } from '../config/index.ts';
+import type { Registry } from '../registry/index.ts';
+import type { Store } from '../store/index.ts';
+import { registerNativeRoutes } from './api/native.ts';
+import { registerProbeRoutes } from './api/probes.ts';
+import { registerSeedRoutes } from './api/seed.ts';
+import { assertSafeBinding, createTokenCheck, requiresToken } from './auth.ts';
+import type { ApiDeps, Handler, LeaderView, RequestContext } from './context.ts';
+import { readJsonBody, sendError, sendJson } from './http.ts';
+import { createRouter } from './router.ts';
+import { createWatchHub } from './watch.ts';
+
+export interface ControlServerOptions {
+  registry: Registry;
+  store: Store;
+  /** The health checker, asked whether this node is the health-check leader. */
+  checker?: LeaderView;
+  settings: ControlSettings;
+  logger: Logger;
+  nodeId?: string;
+  watch?: {
+    /** Default 15 s. */
+    pingIntervalMs?: number;
+    /** Default 1 MiB. */
+    maxBufferedBytes?: number;
+  };
+  /** How long close() waits for in-flight requests before cutting connections. Default 5 s. */
+  closeTimeoutMs?: number;
+}
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+  url: string;
+}
+
+export interface ControlServer {
+  listen(): Promise<ListenAddress>;
+  /** Ends watch streams, stops accepting, waits (bounded) for in-flight requests, closes sockets. */
+  close(): Promise<void>;
+  /** Number of open watch streams. */
+  watchClients(): number;
+}
+
+export function createControlServer(options: ControlServerOptions): ControlServer {
+  const { registry, store, settings, logger } = options;
+  assertSafeBinding(settings.host, settings.adminToken);
+
+  const hub = createWatchHub({
+    registry,
+    logger,
+    pingIntervalMs: options.watch?.pingIntervalMs,
+    maxBufferedBytes: options.watch?.maxBufferedBytes,
+  });
+  const deps: ApiDeps = { registry, store, checker: options.checker, hub, logger, nodeId: options.nodeId };
+  const router = createRouter<Handler>();
+  let accepting = false;
+  registerProbeRoutes(router, deps, () => accepting);
+  registerNativeRoutes(router, deps);
+  registerSeedRoutes(router, deps);
+
+  const checkToken = settings.adminToken ? createTokenCheck(settings.adminToken) : undefined;
+  const inFlight = new Set<ServerResponse>();
+  let idle: (() => void) | undefined;
+  const settled = (res: ServerResponse) => {
+    if (inFlight.delete(res) && inFlight.size === 0) idle?.();
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    inFlight.add(res);
+    res.once('close', () => {
+      settled(res);
+      logger.debug(
+        {
+          method: req.method,
+          url: req.url,
+          status: res.statusCode,
+          ms: Math.round(performance.now() - started),
+        },
+        'request',
+      );
+    });
+    if (!accepting) res.setHeader('Connection', 'close');
+    try {
+      const target = req.url ?? '/';
+      const queryAt = target.indexOf('?');
+      const path = queryAt === -1 ? target : target.slice(0, queryAt);
+      const query = new URLSearchParams(queryAt === -1 ? '' : target.slice(queryAt + 1));
+      if (checkToken && requiresToken(path)) checkToken(req);
+      const { handler, params } = router.match(req.method ?? 'GET', path);
+      const ctx: RequestContext = {
+        req,
+        res,
+        params,
+        path,
+        query,
+        body: () => readJsonBody(req, settings.maxBodyBytes),
+      };
+      const reply = await handler(ctx);
+      if (reply) sendJson(res, reply.status, reply.body, reply.headers);
+      // A streaming handler owns its response (the watch hub ends it on close); shutdown does not wait for it.
+      else settled(res);
+    } catch (error) {
+      sendError(res, error, logger, req);
+    }
+  }
+
+  const server = createServer({ noDelay: true }, (req, res) => {
+    void handle(req, res);
+  });
+  server.on('clientError', (error, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+    logger.debug({ err: error }, 'malformed request');
+  });
+
+  let address: ListenAddress | undefined;
+  let closing: Promise<void> | undefined;
+
+  return {
+    async listen() {
+      if (address) return address;
+      await new Promise<void>((resolve, reject) => {
+        const onError = (error: Error) => reject(error);
+        server.once('error', onError);
+        server.listen(settings.port, settings.host, () => {
+          server.off('error', onError);
+          resolve();
+        });
+      });
+      const bound = server.address() as AddressInfo;
+      address = {
+        host: settings.host,
+        port: bound.port,
+        url: `http://${urlHost(settings.host)}:${bound.port}`,
+      };
+      accepting = true;
+      logger.info({ url: address.url }, 'control plane listening');
+      return address;
+    },
+
+    close() {
+      closing ??= (async () => {
+        accepting = false;
+        hub.close();
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        if (inFlight.size > 0) {
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([
+            new Promise<void>((resolve) => {
+              idle = resolve;
+            }),
+            new Promise<void>((resolve) => {
+              timer = setTimeout(resolve, options.closeTimeoutMs ?? 5000);
+            }),
+          ]);
+          clearTimeout(timer);
+        }
+        server.closeAllConnections();
+        await closed;
+      })();
+      return closing;
+    },
+
+    watchClients: () => hub.clientCount(),
+  };
+}
+
+/** The address clients should use: a wildcard bind is reached on loopback; IPv6 goes in brackets. */
+function urlHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::' || host === '[::]') return '[::1]';
+  if (host.includes(':') && !host.startsWith('[')) return `[${host}]`;
+  return host;
+}

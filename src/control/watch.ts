@@ -1,0 +1,183 @@
+/**
+ * The watch fan-out hub behind `GET /api/v1/watch` (Server-Sent Events).
+ *
+ * Each client has its own registry subscription (the registry notifies synchronously and in
+ * order, so a subscription is only a listener), but a change is serialized once and the same
+ * string is written to every client. One timer pings all clients. A client whose socket buffer
+ * grows past `maxBufferedBytes` is dropped: it reconnects and resumes from its last event id.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { isMeshError, type MeshChange, MeshError } from '../core/index.ts';
+import type { ChangeSubscription, Registry } from '../registry/index.ts';
+
+export interface WatchHubOptions {
+  registry: Registry;
+  logger: Logger;
+  /** Comment line sent to every client this often, to keep proxies from timing out. Default 15 s. */
+  pingIntervalMs?: number;
+  /** A client with more than this many bytes waiting in its socket buffer is dropped. Default 1 MiB. */
+  maxBufferedBytes?: number;
+  /** Reconnection delay suggested to EventSource clients. Default 1 s. */
+  retryMs?: number;
+}
+
+export interface WatchHub {
+  /**
+   * Takes over the response and streams until the client leaves or the hub closes. With
+   * `afterRevision`, sends only the changes after it when the registry still holds them;
+   * otherwise (or without it) sends a snapshot first. Throws NOT_READY once the hub is closed.
+   */
+  attach(req: IncomingMessage, res: ServerResponse, afterRevision?: number): void;
+  clientCount(): number;
+  /** Ends every stream. */
+  close(): void;
+}
+
+interface Client {
+  res: ServerResponse;
+  subscription?: ChangeSubscription;
+  closed: boolean;
+}
+
+const FRAME_CACHE_SIZE = 512;
+const PING_FRAME = ': ping\n\n';
+
+export function createWatchHub(options: WatchHubOptions): WatchHub {
+  const { registry, logger } = options;
+  const pingIntervalMs = options.pingIntervalMs ?? 15_000;
+  const maxBufferedBytes = options.maxBufferedBytes ?? 1024 * 1024;
+  const retryMs = options.retryMs ?? 1000;
+
+  const clients = new Set<Client>();
+  const frames = new Map<string, string>();
+  let snapshotFrame: { revision: number; frame: string } | undefined;
+  let pingTimer: NodeJS.Timeout | undefined;
+  let closed = false;
+
+  function changeFrame(change: MeshChange): string {
+    const key = changeKey(change);
+    let frame = frames.get(key);
+    if (frame === undefined) {
+      frame = `id: ${change.revision}\nevent: change\ndata: ${JSON.stringify(change)}\n\n`;
+      frames.set(key, frame);
+      if (frames.size > FRAME_CACHE_SIZE) frames.delete(frames.keys().next().value!);
+    }
+    return frame;
+  }
+
+  function currentSnapshotFrame(): { revision: number; frame: string } {
+    if (snapshotFrame && snapshotFrame.revision === registry.revision()) return snapshotFrame;
+    const snapshot = registry.snapshot();
+    const frame = `id: ${snapshot.revision}\nevent: snapshot\ndata: ${JSON.stringify(snapshot)}\n\n`;
+    snapshotFrame = { revision: snapshot.revision, frame };
+    return snapshotFrame;
+  }
+
+  function write(client: Client, frame: string): void {
+    if (client.closed) return;
+    client.res.write(frame);
+    if (client.res.writableLength > maxBufferedBytes) {
+      logger.warn({ buffered: client.res.writableLength }, 'dropping a slow watch client');
+      drop(client, true);
+    }
+  }
+
+  function drop(client: Client, destroy: boolean): void {
+    if (client.closed) return;
+    client.closed = true;
+    clients.delete(client);
+    client.subscription?.close();
+    if (destroy) client.res.destroy();
+    else client.res.end();
+    if (clients.size === 0) stopPing();
+  }
+
+  function startPing(): void {
+    if (pingTimer || pingIntervalMs <= 0) return;
+    pingTimer = setInterval(() => {
+      for (const client of clients) write(client, PING_FRAME);
+    }, pingIntervalMs);
+    pingTimer.unref();
+  }
+
+  function stopPing(): void {
+    if (pingTimer) clearInterval(pingTimer);
+    pingTimer = undefined;
+  }
+
+  function subscribe(client: Client, afterRevision: number): void {
+    const listener = (change: MeshChange) => write(client, changeFrame(change));
+    const subscription = registry.subscribe(listener, afterRevision);
+    // The registry may have delivered a backlog synchronously, and the client may have been dropped.
+    if (client.closed) subscription.close();
+    else client.subscription = subscription;
+  }
+
+  return {
+    attach(req, res, afterRevision) {
+      if (closed)
+        throw new MeshError('NOT_READY', 'the control plane is shutting down; reconnect to another node');
+      res.writeHead(200, {
+        'Content-Type': 'text/event-stream; charset=utf-8',
+        'Cache-Control': 'no-cache, no-transform',
+        Connection: 'keep-alive',
+        'X-Accel-Buffering': 'no',
+      });
+      res.socket?.setNoDelay(true);
+      const client: Client = { res, closed: false };
+      clients.add(client);
+      startPing();
+      res.on('close', () => drop(client, false));
+      req.on('error', () => drop(client, true));
+      res.write(`retry: ${retryMs}\n\n`);
+
+      try {
+        if (afterRevision !== undefined && afterRevision <= registry.revision()) {
+          try {
+            subscribe(client, afterRevision);
+            return;
+          } catch (error) {
+            if (!isMeshError(error) || error.code !== 'COMPACTED') throw error;
+          }
+        }
+        const { revision, frame } = currentSnapshotFrame();
+        write(client, frame);
+        if (!client.closed) subscribe(client, revision);
+      } catch (error) {
+        logger.error({ err: error }, 'could not start a watch stream');
+        drop(client, true);
+      }
+    },
+
+    clientCount: () => clients.size,
+
+    close() {
+      closed = true;
+      for (const client of [...clients]) drop(client, false);
+      stopPing();
+    },
+  };
+}
+
+function changeKey(change: MeshChange): string {
+  switch (change.type) {
+    case 'service.put':
+      return `${change.revision} ${change.type} ${change.service.name}`;
+    case 'service.delete':
+      return `${change.revision} ${change.type} ${change.name}`;
+    case 'instance.put':
+      return `${change.revision} ${change.type} ${change.instance.id}`;
+    case 'instance.delete':
+      return `${change.revision} ${change.type} ${change.id}`;
+  }
+}
+
+/** The revision a client resumes from: `?revision=N`, else the `Last-Event-ID` header. */
+export function resumeRevision(req: IncomingMessage, query: URLSearchParams): number | undefined {
+  const raw = query.get('revision') ?? req.headers['last-event-id'];
+  const value = Array.isArray(raw) ? raw[0] : raw;
+  if (value === undefined || value.trim() === '') return undefined;
+  const revision = Number(value);
+  return Number.isSafeInteger(revision) && revision >= 0 ? revision : undefined;
+}
