@@ -128,6 +128,8 @@ async function startEtcd(): Promise<{ endpoint: string }> {
   const clientPort = await freePort();
   const peerPort = await freePort();
   const etcd = startProcess('/usr/bin/etcd', [
+    '--log-level',
+    'error',
     '--data-dir',
     dir,
     '--listen-client-urls',

@@ -45,11 +45,20 @@ export const metadata = z.record(z.string().max(128), z.string().max(1024));
  */
 export const checkInput = z
   .object({
-    http: z.string().min(1).optional(),
+    http: z
+      .string()
+      .min(1)
+      .regex(/^(https?:\/\/[^\s]+|\/?[^\s]*)$/, 'expected an http(s) URL or a path')
+      .optional(),
     tcp: z.union([z.literal(true), z.string().regex(/^.+:\d+$/, 'expected host:port')]).optional(),
     ttl: duration.optional(),
     method: z.enum(['GET', 'HEAD']).default('GET'),
-    headers: z.record(z.string(), z.string()).default({}),
+    headers: z
+      .record(
+        z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'a header name is an HTTP token'),
+        z.string().regex(/^[^\r\n\0]*$/, 'a header value cannot contain CR, LF or NUL'),
+      )
+      .default({}),
     interval: duration.default(10_000),
     timeout: duration.default(2_000),
     successesBeforeHealthy: z.number().int().min(1).max(100).default(1),

@@ -33,8 +33,8 @@ interface Entry {
 /**
  * Runs each checked instance's check every `intervalMs`. Instances already registered at start
  * are spread over their interval by a stable hash of their id, so thousands never fire at once;
- * instances that appear later are checked within ~100-200 ms, so they become healthy quickly.
- * The schedule is fixed-rate: a check still in flight when its next turn comes is skipped.
+ * instances that appear later are checked within ~100-200 ms, so they become healthy quickly, and
+ * then move to their slot (see nextSlot). A check still in flight when its next turn comes is skipped.
  */
 export function createScheduler(options: SchedulerOptions): Scheduler {
   const { registry, clock, logger } = options;
@@ -66,11 +66,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   function fire(entry: Entry): void {
     entry.timer = undefined;
     if (stopped || entries.get(entry.instance.id) !== entry) return;
-    const interval = entry.instance.check!.intervalMs;
-    const now = clock.now();
-    entry.nextAt += interval;
-    // Fell behind (a blocked loop, a clock jump): keep the phase, skip the missed turns.
-    if (entry.nextAt <= now) entry.nextAt += Math.ceil((now - entry.nextAt + 1) / interval) * interval;
+    entry.nextAt = nextSlot(entry.instance.id, entry.instance.check!.intervalMs, clock.now());
     arm(entry);
     if (entry.running) {
       logger.debug({ id: entry.instance.id }, 'health: previous check still running; skipping this turn');
@@ -115,7 +111,10 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       // Subscribing at the current revision and listing in the same turn leaves no gap.
       subscription = registry.subscribe(onChange);
       for (const instance of registry.listInstances()) {
-        if (instance.check) add(instance, hash(instance.id) % instance.check.intervalMs);
+        if (!instance.check) continue;
+        const { intervalMs } = instance.check;
+        const now = clock.now();
+        add(instance, ((hash(instance.id) % intervalMs) - (now % intervalMs) + intervalMs) % intervalMs);
       }
       logger.debug({ instances: entries.size }, 'health: scheduler started');
     },
@@ -128,6 +127,19 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     },
     size: () => entries.size,
   };
+}
+
+/**
+ * Every instance owns a fixed slot in its interval (a hash of its id), on a grid shared by all
+ * instances: however the instances arrived, even all at once, their checks stay spread evenly.
+ * Missed turns (a blocked loop, a clock jump) are skipped, and a turn never comes sooner than half
+ * an interval after the previous one.
+ */
+export function nextSlot(id: string, interval: number, now: number): number {
+  const offset = hash(id) % interval;
+  let next = now - ((((now - offset) % interval) + interval) % interval) + interval;
+  if (next - now < interval / 2) next += interval;
+  return next;
 }
 
 /** FNV-1a: a cheap, stable spread of ids. */
