@@ -70,8 +70,21 @@ export function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined;
 }
 
+const FORM_TYPE = 'application/x-www-form-urlencoded';
+
+function mediaTypeOf(contentType: string): string {
+  return contentType.split(';')[0]!.trim().toLowerCase();
+}
+
+function unsupportedType(contentType: string): MeshError {
+  return new MeshError(
+    'UNSUPPORTED_MEDIA_TYPE',
+    `expected a JSON body (application/json), got "${contentType}"`,
+  );
+}
+
 function isJsonType(contentType: string): boolean {
-  const mediaType = contentType.split(';')[0]!.trim().toLowerCase();
+  const mediaType = mediaTypeOf(contentType);
   return (
     mediaType === 'application/json' || (mediaType.startsWith('application/') && mediaType.endsWith('+json'))
   );
@@ -86,11 +99,10 @@ function isJsonType(contentType: string): boolean {
 export async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
   if (!hasBody(req)) return undefined;
   const contentType = req.headers['content-type'];
-  if (contentType !== undefined && contentType !== '' && !isJsonType(contentType)) {
-    throw new MeshError(
-      'UNSUPPORTED_MEDIA_TYPE',
-      `expected a JSON body (application/json), got "${contentType}"`,
-    );
+  // `curl -d` labels every body as a form: such a body is taken as JSON if it parses as JSON.
+  const labelledAsForm = contentType !== undefined && mediaTypeOf(contentType) === FORM_TYPE;
+  if (contentType !== undefined && contentType !== '' && !labelledAsForm && !isJsonType(contentType)) {
+    throw unsupportedType(contentType);
   }
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) {
@@ -102,6 +114,7 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
   try {
     return JSON.parse(raw.toString('utf8'));
   } catch (error) {
+    if (labelledAsForm) throw unsupportedType(contentType);
     throw new MeshError('BAD_REQUEST', `malformed JSON body: ${(error as Error).message}`);
   }
 }

@@ -261,6 +261,16 @@ describe('control plane: native API', () => {
     expect(text.status).toBe(415);
     expect(text.body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
 
+    // `curl -d` labels JSON as a form: accepted when it parses as JSON, refused when it is a real form.
+    const curlStyle = await call(base, 'POST', '/api/v1/services', '{"name":"curl-style"}', {
+      'content-type': 'application/x-www-form-urlencoded',
+    });
+    expect(curlStyle.status).toBe(201);
+    const form = await call(base, 'POST', '/api/v1/services', 'name=x', {
+      'content-type': 'application/x-www-form-urlencoded',
+    });
+    expect(form.status).toBe(415);
+
     // Old clients send no content-type at all: accepted.
     const noType = await rawRequest(`${base}/api/v1/services`, {
       method: 'POST',
