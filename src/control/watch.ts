@@ -36,6 +36,8 @@ export interface WatchHub {
 
 interface Client {
   res: ServerResponse;
+  /** Bytes that may wait in the socket buffer: more while a large snapshot is still draining. */
+  bufferLimit: number;
   subscription?: ChangeSubscription;
   closed: boolean;
 }
@@ -77,7 +79,7 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
   function write(client: Client, frame: string): void {
     if (client.closed) return;
     client.res.write(frame);
-    if (client.res.writableLength > maxBufferedBytes) {
+    if (client.res.writableLength > client.bufferLimit) {
       logger.warn({ buffered: client.res.writableLength }, 'dropping a slow watch client');
       drop(client, true);
     }
@@ -125,7 +127,7 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
         'X-Accel-Buffering': 'no',
       });
       res.socket?.setNoDelay(true);
-      const client: Client = { res, closed: false };
+      const client: Client = { res, bufferLimit: maxBufferedBytes, closed: false };
       clients.add(client);
       startPing();
       res.on('close', () => drop(client, false));
@@ -142,7 +144,13 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
           }
         }
         const { revision, frame } = currentSnapshotFrame();
-        write(client, frame);
+        // A snapshot of a large mesh is bigger than the slow-client limit: the limit counts from
+        // the end of the snapshot until the socket has drained it.
+        res.write(frame);
+        client.bufferLimit = res.writableLength + maxBufferedBytes;
+        res.once('drain', () => {
+          client.bufferLimit = maxBufferedBytes;
+        });
         if (!client.closed) subscribe(client, revision);
       } catch (error) {
         logger.error({ err: error }, 'could not start a watch stream');

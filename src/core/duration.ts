@@ -6,7 +6,8 @@ const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
 /** Parses `250ms`, `10s`, `1.5m`, `2h` or a bare number of milliseconds. */
 export function parseDuration(input: string | number): number {
   if (typeof input === 'number') {
-    if (!Number.isFinite(input) || input < 0) throw new MeshError('BAD_REQUEST', `invalid duration: ${input}`);
+    if (!Number.isFinite(input) || input < 0)
+      throw new MeshError('BAD_REQUEST', `invalid duration: ${input}`);
     return input;
   }
   const match = DURATION.exec(input.trim());

@@ -8,18 +8,34 @@ export const ERROR_CODES = {
   INVALID_CONFIG: { status: 400, retryable: false, summary: 'A configuration file failed validation.' },
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false, summary: 'The request body exceeds the size limit.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false, summary: 'The request body is not JSON.' },
-  UNAUTHORIZED: { status: 401, retryable: false, summary: 'An admin token is required and was missing or wrong.' },
+  UNAUTHORIZED: {
+    status: 401,
+    retryable: false,
+    summary: 'An admin token is required and was missing or wrong.',
+  },
   NOT_FOUND: { status: 404, retryable: false, summary: 'No such resource or route.' },
   METHOD_NOT_ALLOWED: { status: 405, retryable: false, summary: 'The path exists but not for this method.' },
   SERVICE_NOT_FOUND: { status: 404, retryable: false, summary: 'No service with that name is registered.' },
   INSTANCE_NOT_FOUND: { status: 404, retryable: false, summary: 'No instance with that id is registered.' },
-  CONFLICT: { status: 409, retryable: true, summary: 'A compare-on-revision write lost a race; read again and retry.' },
+  CONFLICT: {
+    status: 409,
+    retryable: true,
+    summary: 'A compare-on-revision write lost a race; read again and retry.',
+  },
   LEASE_NOT_FOUND: { status: 404, retryable: false, summary: 'The lease expired or was revoked.' },
-  COMPACTED: { status: 410, retryable: false, summary: 'The requested revision is older than the retained history; list again.' },
+  COMPACTED: {
+    status: 410,
+    retryable: false,
+    summary: 'The requested revision is older than the retained history; list again.',
+  },
   STORE_UNAVAILABLE: { status: 503, retryable: true, summary: 'The store did not answer.' },
   STORE_CLOSED: { status: 503, retryable: false, summary: 'The store was closed.' },
   NOT_READY: { status: 503, retryable: true, summary: 'The control plane is starting or stopping.' },
-  CONTROL_PLANE_UNAVAILABLE: { status: 503, retryable: true, summary: 'The control plane could not be reached.' },
+  CONTROL_PLANE_UNAVAILABLE: {
+    status: 503,
+    retryable: true,
+    summary: 'The control plane could not be reached.',
+  },
   INTERNAL: { status: 500, retryable: false, summary: 'An unexpected error; the message says where.' },
 } as const satisfies Record<string, { status: number; retryable: boolean; summary: string }>;
 

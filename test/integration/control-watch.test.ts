@@ -147,6 +147,30 @@ describe('control plane: slow watch clients', () => {
     await control?.close();
   });
 
+  it('keeps a new client whose snapshot alone is larger than the slow-client limit', async () => {
+    const base = control.url;
+    // ~1.2 MiB of snapshot against a 1 MiB limit.
+    const metadata = { blob: 'y'.repeat(1000) };
+    for (let i = 0; i < 1200; i++) {
+      await control.registry.registerInstance({
+        id: `bulk-${i}`,
+        service: 'bulk',
+        address: '127.0.0.1',
+        port: 8000,
+        tags: [],
+        metadata,
+        weight: 100,
+      });
+    }
+    const stream = await openEventStream(`${base}/api/v1/watch`);
+    const snapshot = JSON.parse((await stream.next()).data) as MeshSnapshot;
+    expect(snapshot.instances.filter((instance) => instance.service === 'bulk')).toHaveLength(1200);
+    await register(base, 'after-bulk');
+    await stream.next(isChangeFor('after-bulk'));
+    stream.close();
+    await control.registry.deleteService('bulk');
+  });
+
   it('drops a client that does not read, and keeps serving the others', async () => {
     const base = control.url;
     const reader = await openEventStream(`${base}/api/v1/watch`);
