@@ -1,4 +1,6 @@
+export * from './balancers/index.ts';
 export * from './clock.ts';
 export * from './duration.ts';
 export * from './errors.ts';
 export * from './model/index.ts';
+export * from './resilience/index.ts';
