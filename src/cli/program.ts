@@ -4,7 +4,10 @@ import { deregisterCommand } from './commands/deregister.ts';
 import { healthCommand } from './commands/health.ts';
 import { heartbeatCommand } from './commands/heartbeat.ts';
 import { instancesCommand } from './commands/instances.ts';
+import { policyCommand } from './commands/policy.ts';
 import { registerCommand } from './commands/register.ts';
+import { routeCommand } from './commands/route.ts';
+import { routesCommand } from './commands/routes.ts';
 import { servicesCommand } from './commands/services.ts';
 import { startCommand } from './commands/start.ts';
 import type { CliContext } from './context.ts';
@@ -27,6 +30,9 @@ export function createProgram(ctx: CliContext): Command {
     servicesCommand(ctx),
     instancesCommand(ctx),
     healthCommand(ctx),
+    policyCommand(ctx),
+    routesCommand(ctx),
+    routeCommand(ctx),
   ]) {
     command
       .configureOutput({ writeOut: ctx.stdout, writeErr: ctx.stderr })

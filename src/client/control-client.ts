@@ -1,12 +1,14 @@
 /** Typed calls to the control plane's native API (/api/v1). */
 import { Agent, type Dispatcher, request } from 'undici';
-import type { Instance, MeshSnapshot, Service } from '../core/index.ts';
+import type { Instance, MeshSnapshot, Route, Service, ServicePolicy } from '../core/index.ts';
 import { authHeaders, errorFromResponse, normalizeBaseUrl, unavailable } from './http.ts';
 import type {
   InstanceList,
   InstanceQuery,
   MeshHealth,
+  PolicyInput,
   RegistrationInput,
+  RouteSpec,
   ServiceDetail,
   ServiceInput,
   ServiceSummary,
@@ -32,6 +34,23 @@ export interface ControlClient {
   getInstance(id: string): Promise<Instance>;
   deregisterInstance(id: string): Promise<void>;
   heartbeat(id: string): Promise<void>;
+  /** The service's effective policy (stored, or the defaults); SERVICE_NOT_FOUND for an unknown service. */
+  getPolicy(service: string): Promise<ServicePolicy>;
+  /** Replaces the policy: `input` over the defaults. Creates the service if needed. */
+  setPolicy(service: string, input: PolicyInput): Promise<ServicePolicy>;
+  /** Merges `input` over the current policy. Creates the service if needed. */
+  patchPolicy(service: string, input: PolicyInput): Promise<ServicePolicy>;
+  /** Removes the stored policy; returns the defaults the service is back on. */
+  resetPolicy(service: string): Promise<ServicePolicy>;
+  /** Only services whose policy was set. */
+  listPolicies(): Promise<ServicePolicy[]>;
+  listRoutes(): Promise<Route[]>;
+  getRoute(name: string): Promise<Route>;
+  /** Adds a route; CONFLICT when the name is taken. */
+  createRoute(route: RouteSpec): Promise<Route>;
+  /** Adds or replaces the route named `name` (the body's name may be left out). */
+  putRoute(name: string, route: Omit<RouteSpec, 'name'> & { name?: string }): Promise<Route>;
+  deleteRoute(name: string): Promise<void>;
   health(): Promise<MeshHealth>;
   snapshot(): Promise<MeshSnapshot>;
   /** Closes the client's connections. */
@@ -104,6 +123,22 @@ export function createControlClient(options: ControlClientOptions): ControlClien
     },
     async heartbeat(id) {
       await call('PUT', `${API}/instances/${segment(id)}/heartbeat`);
+    },
+    getPolicy: (service) => call('GET', `${API}/services/${segment(service)}/policy`),
+    setPolicy: (service, input) => call('PUT', `${API}/services/${segment(service)}/policy`, input),
+    patchPolicy: (service, input) => call('PATCH', `${API}/services/${segment(service)}/policy`, input),
+    resetPolicy: (service) => call('DELETE', `${API}/services/${segment(service)}/policy`),
+    async listPolicies() {
+      return (await call<{ policies: ServicePolicy[] }>('GET', `${API}/policies`)).policies;
+    },
+    async listRoutes() {
+      return (await call<{ routes: Route[] }>('GET', `${API}/routes`)).routes;
+    },
+    getRoute: (name) => call('GET', `${API}/routes/${segment(name)}`),
+    createRoute: (route) => call('POST', `${API}/routes`, route),
+    putRoute: (name, route) => call('PUT', `${API}/routes/${segment(name)}`, route),
+    async deleteRoute(name) {
+      await call('DELETE', `${API}/routes/${segment(name)}`);
     },
     health: () => call('GET', `${API}/health`),
     snapshot: () => call('GET', `${API}/snapshot`),

@@ -1,5 +1,5 @@
 /** The last-known registry as a watcher rebuilds it from one snapshot and the changes after it. */
-import type { Instance, MeshChange, MeshSnapshot, Service } from '../core/index.ts';
+import type { Instance, MeshChange, MeshSnapshot, Route, Service, ServicePolicy } from '../core/index.ts';
 
 export interface MeshView {
   /** Undefined until the first snapshot. */
@@ -10,6 +10,10 @@ export interface MeshView {
   instance(id: string): Instance | undefined;
   /** Instances of one service, in no particular order. */
   instancesOf(service: string): Instance[];
+  /** The service's stored policy; undefined when it runs on the defaults. */
+  policy(service: string): ServicePolicy | undefined;
+  /** Every gateway route, in no particular order; the same array until the routes change. */
+  routes(): Route[];
   /** Replaces everything with a snapshot. */
   reset(snapshot: MeshSnapshot): void;
   /** Applies one change; returns false (and changes nothing) when it is older than the view. */
@@ -21,7 +25,10 @@ export function createMeshView(): MeshView {
   const services = new Map<string, Service>();
   const instances = new Map<string, Instance>();
   const byService = new Map<string, Map<string, Instance>>();
+  const policies = new Map<string, ServicePolicy>();
+  const routes = new Map<string, Route>();
   let cached: MeshSnapshot | undefined;
+  let routeList: Route[] | undefined;
 
   function putInstance(instance: Instance): void {
     const previous = instances.get(instance.id);
@@ -42,24 +49,43 @@ export function createMeshView(): MeshView {
     if (group?.size === 0) byService.delete(previous.service);
   }
 
+  function currentRoutes(): Route[] {
+    routeList ??= [...routes.values()];
+    return routeList;
+  }
+
   return {
     revision: () => revision,
     snapshot() {
       if (revision === undefined) return undefined;
-      cached ??= { revision, services: [...services.values()], instances: [...instances.values()] };
+      cached ??= {
+        revision,
+        services: [...services.values()],
+        instances: [...instances.values()],
+        policies: [...policies.values()],
+        routes: currentRoutes(),
+      };
       return cached;
     },
     service: (name) => services.get(name),
     instance: (id) => instances.get(id),
     instancesOf: (service) => [...(byService.get(service)?.values() ?? [])],
+    policy: (service) => policies.get(service),
+    routes: currentRoutes,
     reset(snapshot) {
       services.clear();
       instances.clear();
       byService.clear();
+      policies.clear();
+      routes.clear();
       for (const service of snapshot.services) services.set(service.name, service);
       for (const instance of snapshot.instances) putInstance(instance);
+      // A control plane older than policies and routes sends neither.
+      for (const policy of snapshot.policies ?? []) policies.set(policy.service, policy);
+      for (const route of snapshot.routes ?? []) routes.set(route.name, route);
       revision = snapshot.revision;
       cached = undefined;
+      routeList = undefined;
     },
     apply(change) {
       if (revision === undefined || change.revision < revision) return false;
@@ -69,14 +95,29 @@ export function createMeshView(): MeshView {
           break;
         case 'service.delete':
           services.delete(change.name);
-          // Deleting a service deletes its instances; do it here too in case their events are folded in.
+          // Deleting a service deletes its instances and policy; do it here too in case their events are folded in.
           for (const id of [...(byService.get(change.name)?.keys() ?? [])]) deleteInstance(id);
+          policies.delete(change.name);
           break;
         case 'instance.put':
           putInstance(change.instance);
           break;
         case 'instance.delete':
           deleteInstance(change.id);
+          break;
+        case 'policy.put':
+          policies.set(change.policy.service, change.policy);
+          break;
+        case 'policy.delete':
+          policies.delete(change.service);
+          break;
+        case 'route.put':
+          routes.set(change.route.name, change.route);
+          routeList = undefined;
+          break;
+        case 'route.delete':
+          routes.delete(change.name);
+          routeList = undefined;
           break;
       }
       revision = change.revision;

@@ -12,7 +12,9 @@ import {
   type MeshChange,
   MeshError,
   type MeshSnapshot,
+  type Route,
   type Service,
+  type ServicePolicy,
   systemClock,
   type TimerHandle,
   toMeshError,
@@ -50,6 +52,15 @@ export interface MeshWatch {
   service(name: string): Service | undefined;
   instance(id: string): Instance | undefined;
   instancesOf(service: string): Instance[];
+  /** The service's stored policy; undefined when it runs on the defaults (see `defaultPolicy` in config). */
+  policy(service: string): ServicePolicy | undefined;
+  /** Every gateway route, in no particular order. */
+  routes(): Route[];
+  /**
+   * Calls `listener` after every snapshot or change applied to the view (after `onSnapshot` /
+   * `onChange`); returns the unsubscribe function.
+   */
+  subscribe(listener: () => void): () => void;
   connected(): boolean;
   /** Resolves with the first view; rejects if the watch is closed before one arrives. */
   ready(): Promise<MeshSnapshot>;
@@ -81,6 +92,11 @@ export function watchMesh(options: WatchMeshOptions): MeshWatch {
     rejectReady = reject;
   });
   readyPromise.catch(() => {});
+  const listeners = new Set<() => void>();
+
+  function changed(): void {
+    for (const listener of [...listeners]) notify(listener);
+  }
 
   function setConnected(value: boolean): void {
     if (value === isConnected) return;
@@ -111,7 +127,9 @@ export function watchMesh(options: WatchMeshOptions): MeshWatch {
       if (
         !Number.isFinite(snapshot?.revision) ||
         !Array.isArray(snapshot.services) ||
-        !Array.isArray(snapshot.instances)
+        !Array.isArray(snapshot.instances) ||
+        (snapshot.policies !== undefined && !Array.isArray(snapshot.policies)) ||
+        (snapshot.routes !== undefined && !Array.isArray(snapshot.routes))
       ) {
         throw new Error('not a mesh snapshot');
       }
@@ -119,11 +137,15 @@ export function watchMesh(options: WatchMeshOptions): MeshWatch {
       const view = meshView.snapshot()!;
       resolveReady(view);
       notify(() => options.onSnapshot?.(view));
+      changed();
     } else if (event.event === 'change') {
       const change = JSON.parse(event.data) as MeshChange;
       if (!Number.isFinite(change?.revision) || typeof change.type !== 'string')
         throw new Error('not a mesh change');
-      if (meshView.apply(change)) notify(() => options.onChange?.(change));
+      if (meshView.apply(change)) {
+        notify(() => options.onChange?.(change));
+        changed();
+      }
     }
   }
 
@@ -214,6 +236,15 @@ export function watchMesh(options: WatchMeshOptions): MeshWatch {
     service: (name) => meshView.service(name),
     instance: (id) => meshView.instance(id),
     instancesOf: (service) => meshView.instancesOf(service),
+    policy: (service) => meshView.policy(service),
+    routes: () => meshView.routes(),
+    subscribe(listener) {
+      const entry = () => listener();
+      listeners.add(entry);
+      return () => {
+        listeners.delete(entry);
+      };
+    },
     connected: () => isConnected,
     ready: () => readyPromise,
     async close() {
@@ -225,6 +256,7 @@ export function watchMesh(options: WatchMeshOptions): MeshWatch {
         sleeping.wake();
       }
       await running;
+      listeners.clear();
       isConnected = false;
       rejectReady(
         new MeshError(

@@ -3,7 +3,17 @@
  * the same thing and fails the same way wherever it comes from.
  */
 import { z } from 'zod';
-import { type ErrorCode, type ErrorDetail, MeshError, parseDuration } from '../core/index.ts';
+import {
+  BALANCER_KINDS,
+  type ErrorCode,
+  type ErrorDetail,
+  formatDuration,
+  MeshError,
+  type PathMatch,
+  parseDuration,
+  RETRY_ON,
+  type ServicePolicy,
+} from '../core/index.ts';
 
 const NAME = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/i;
 const ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,252}$/;
@@ -36,6 +46,23 @@ export const duration = z.union([z.string(), z.number()]).transform((value, ctx)
   }
 });
 
+/** A duration (see `duration`) within [minMs, maxMs]. */
+function durationBetween(minMs: number, maxMs: number) {
+  return duration.pipe(
+    z
+      .number()
+      .min(minMs, `at least ${formatDuration(minMs)}`)
+      .max(maxMs, `at most ${formatDuration(maxMs)}`),
+  );
+}
+
+function intBetween(min: number, max: number) {
+  const message = `must be an integer from ${min} to ${max}`;
+  return z.number().int(message).min(min, message).max(max, message);
+}
+
+export const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'a header name is an HTTP token');
+
 export const tags = z.array(z.string().min(1).max(128)).max(64);
 export const metadata = z.record(z.string().max(128), z.string().max(1024));
 
@@ -54,10 +81,7 @@ export const checkInput = z
     ttl: duration.optional(),
     method: z.enum(['GET', 'HEAD']).default('GET'),
     headers: z
-      .record(
-        z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'a header name is an HTTP token'),
-        z.string().regex(/^[^\r\n\0]*$/, 'a header value cannot contain CR, LF or NUL'),
-      )
+      .record(headerName, z.string().regex(/^[^\r\n\0]*$/, 'a header value cannot contain CR, LF or NUL'))
       .default({}),
     interval: duration.default(10_000),
     timeout: duration.default(2_000),
@@ -119,6 +143,441 @@ export const seedRegistration = z.object({
 });
 export type SeedRegistration = z.infer<typeof seedRegistration>;
 
+// ── service policies ─────────────────────────────────────────────────────────────────────────────
+
+const ratio = z.number().min(0, 'a ratio is from 0 to 1').max(1, 'a ratio is from 0 to 1');
+const percent = z.number().min(0, 'a percentage is from 0 to 100').max(100, 'a percentage is from 0 to 100');
+const statusCode = intBetween(100, 599).describe('an HTTP status');
+const HOUR = 3_600_000;
+
+/** Each section of a policy with every field required; inputs use `.partial()` of these. */
+const loadBalancerFields = z
+  .object({
+    kind: z.enum(BALANCER_KINDS, { error: `expected one of ${BALANCER_KINDS.join(', ')}` }),
+    hashHeader: headerName.transform((name) => name.toLowerCase()),
+  })
+  .strict();
+
+const circuitBreakerFields = z
+  .object({
+    enabled: z.boolean(),
+    /** 0 disables the consecutive-failures trigger. */
+    consecutiveFailures: intBetween(0, 10_000),
+    /** 0 disables the ratio trigger. */
+    failureRatio: ratio,
+    minRequests: intBetween(1, 1_000_000),
+    windowMs: durationBetween(1_000, HOUR),
+    recoveryTimeMs: durationBetween(100, HOUR),
+    halfOpenProbes: intBetween(1, 1_000),
+  })
+  .strict();
+
+const outlierDetectionFields = z
+  .object({
+    enabled: z.boolean(),
+    consecutiveErrors: intBetween(1, 10_000),
+    baseEjectionTimeMs: durationBetween(100, HOUR),
+    maxEjectionTimeMs: durationBetween(100, 24 * HOUR),
+    maxEjectionPercent: percent,
+  })
+  .strict();
+
+const retryBudgetFields = z
+  .object({
+    ratio,
+    minPerSecond: z
+      .number()
+      .min(0, 'must be from 0 to 100000 retries per second')
+      .max(100_000, 'must be from 0 to 100000 retries per second'),
+  })
+  .strict();
+
+const retryFields = z
+  .object({
+    maxAttempts: intBetween(1, 10),
+    retryOn: z
+      .array(z.enum(RETRY_ON, { error: `expected one of ${RETRY_ON.join(', ')}` }))
+      .transform((conditions) => [...new Set(conditions)]),
+    retriableStatusCodes: z
+      .array(statusCode)
+      .max(100, 'at most 100 status codes')
+      .transform((codes) => [...new Set(codes)]),
+    perTryTimeoutMs: durationBetween(0, HOUR),
+    backoffBaseMs: durationBetween(1, 60_000),
+    backoffMaxMs: durationBetween(1, 10 * 60_000),
+    maxBufferedBodyBytes: intBetween(0, 64 * 1024 * 1024),
+    budget: retryBudgetFields.partial(),
+  })
+  .strict();
+
+const timeoutFields = z
+  .object({
+    /** 0 disables. */
+    requestMs: durationBetween(0, 24 * HOUR),
+    /** 0 disables. */
+    idleMs: durationBetween(0, 24 * HOUR),
+  })
+  .strict();
+
+const concurrencyFields = z
+  .object({
+    maxInFlight: intBetween(1, 1_000_000),
+    maxPending: intBetween(0, 1_000_000),
+  })
+  .strict();
+
+export const UPSTREAM_PROTOCOLS = ['http1', 'h2c'] as const;
+
+/**
+ * A service policy as a user writes it (API bodies, trellis.yaml, `trellis policy --set`): every
+ * field optional, durations as `500ms`/`10s` or milliseconds. `resolvePolicy()` merges it over a base.
+ * `service` is accepted (so a policy read from the API can be sent back) but must name the service.
+ */
+export const servicePolicyInput = z
+  .object({
+    service: serviceName.optional(),
+    loadBalancer: loadBalancerFields.partial().optional(),
+    circuitBreaker: circuitBreakerFields.partial().optional(),
+    outlierDetection: outlierDetectionFields.partial().optional(),
+    retry: retryFields.partial().optional(),
+    timeout: timeoutFields.partial().optional(),
+    concurrency: concurrencyFields.partial().optional(),
+    upstreamProtocol: z.enum(UPSTREAM_PROTOCOLS, { error: 'expected http1 or h2c' }).optional(),
+  })
+  .strict();
+export type ServicePolicyInput = z.input<typeof servicePolicyInput>;
+export type ParsedServicePolicyInput = z.output<typeof servicePolicyInput>;
+
+/** Envoy's and linkerd's defaults; every service without a stored policy uses these. */
+export const DEFAULT_SERVICE_POLICY: Readonly<Omit<ServicePolicy, 'service'>> = deepFreeze({
+  loadBalancer: { kind: 'ewma' },
+  circuitBreaker: {
+    enabled: true,
+    consecutiveFailures: 5,
+    failureRatio: 0.5,
+    minRequests: 20,
+    windowMs: 10_000,
+    recoveryTimeMs: 60_000,
+    halfOpenProbes: 3,
+  },
+  outlierDetection: {
+    enabled: true,
+    consecutiveErrors: 5,
+    baseEjectionTimeMs: 30_000,
+    maxEjectionTimeMs: 300_000,
+    maxEjectionPercent: 50,
+  },
+  retry: {
+    maxAttempts: 2,
+    retryOn: ['connect-failure', 'reset', 'gateway-error'],
+    retriableStatusCodes: [503],
+    perTryTimeoutMs: 0,
+    backoffBaseMs: 25,
+    backoffMaxMs: 250,
+    maxBufferedBodyBytes: 64 * 1024,
+    budget: { ratio: 0.2, minPerSecond: 10 },
+  },
+  timeout: { requestMs: 15_000, idleMs: 60_000 },
+  concurrency: { maxInFlight: 1024, maxPending: 1024 },
+  upstreamProtocol: 'http1',
+});
+
+/** A fresh (mutable) copy of the defaults for one service. */
+export function defaultPolicy(service: string): ServicePolicy {
+  return { service, ...structuredClone(DEFAULT_SERVICE_POLICY) } as ServicePolicy;
+}
+
+/**
+ * Merges a parsed input over `base`, section by section (and `retry.budget` field by field); lists
+ * replace lists. No validation: see `resolvePolicy()`.
+ */
+export function mergePolicy(
+  service: string,
+  input: ParsedServicePolicyInput,
+  base: ServicePolicy,
+): ServicePolicy {
+  const from = structuredClone(base);
+  const { budget, ...retry } = input.retry ?? {};
+  return {
+    service,
+    loadBalancer: { ...from.loadBalancer, ...input.loadBalancer },
+    circuitBreaker: { ...from.circuitBreaker, ...input.circuitBreaker },
+    outlierDetection: { ...from.outlierDetection, ...input.outlierDetection },
+    retry: { ...from.retry, ...retry, budget: { ...from.retry.budget, ...budget } },
+    timeout: { ...from.timeout, ...input.timeout },
+    concurrency: { ...from.concurrency, ...input.concurrency },
+    upstreamProtocol: input.upstreamProtocol ?? from.upstreamProtocol,
+  };
+}
+
+/** Rules that involve more than one field, checked on the merged policy. */
+export function policyProblems(policy: ServicePolicy): ErrorDetail[] {
+  const problems: ErrorDetail[] = [];
+  const { retry, outlierDetection } = policy;
+  if (retry.backoffBaseMs > retry.backoffMaxMs) {
+    problems.push({
+      path: 'retry.backoffBaseMs',
+      message: `must not exceed retry.backoffMaxMs (${formatDuration(retry.backoffMaxMs)})`,
+    });
+  }
+  if (outlierDetection.baseEjectionTimeMs > outlierDetection.maxEjectionTimeMs) {
+    problems.push({
+      path: 'outlierDetection.baseEjectionTimeMs',
+      message: `must not exceed outlierDetection.maxEjectionTimeMs (${formatDuration(outlierDetection.maxEjectionTimeMs)})`,
+    });
+  }
+  if (retry.retryOn.includes('retriable-status-codes') && retry.retriableStatusCodes.length === 0) {
+    problems.push({
+      path: 'retry.retriableStatusCodes',
+      message: 'retryOn "retriable-status-codes" needs at least one status code',
+    });
+  }
+  return problems;
+}
+
+/**
+ * Validates a policy input (raw or already parsed: the schema is idempotent) and merges it over
+ * `base` (the defaults unless given): PUT merges over the defaults, PATCH over the current policy.
+ * Throws BAD_REQUEST with the path of every bad field.
+ */
+export function resolvePolicy(
+  service: string,
+  input: unknown,
+  base: ServicePolicy = defaultPolicy(service),
+): ServicePolicy {
+  const name = serviceName.safeParse(service);
+  if (!name.success) throw invalid('policy', [{ path: 'service', message: name.error.issues[0]!.message }]);
+  const parsed = validate(servicePolicyInput, input ?? {}, { what: 'policy' });
+  if (parsed.service !== undefined && parsed.service !== service) {
+    throw invalid('policy', [{ path: 'service', message: `must be "${service}" (the service in the path)` }]);
+  }
+  const policy = mergePolicy(service, parsed, base);
+  const problems = policyProblems(policy);
+  if (problems.length > 0) throw invalid('policy', problems);
+  return policy;
+}
+
+// ── the seed mesh's runtime configuration (POST /api/v1/mesh/v2/configure/{kind}) ─────────────────
+
+/** A number, or digits in a string (the seed's clients send both). */
+const seedNumber = z.union([
+  z.number(),
+  z
+    .string()
+    .regex(/^-?\d+(\.\d+)?$/, 'expected a number')
+    .transform(Number),
+]);
+
+/** Seconds as a number (`1.5`) or numeric string, or a duration string (`1500ms`); the value is ms. */
+const seedSeconds = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const text = typeof value === 'string' ? value.trim() : undefined;
+  const seconds = text === undefined ? value : /^\d+(\.\d+)?$/.test(text) ? Number(text) : undefined;
+  if (seconds !== undefined) {
+    if (typeof seconds === 'number' && Number.isFinite(seconds) && seconds >= 0)
+      return Math.round(seconds * 1000);
+    ctx.addIssue({ code: 'custom', message: 'expected a number of seconds, at least 0' });
+    return z.NEVER;
+  }
+  try {
+    return parseDuration(text!);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'expected a number of seconds, or a duration such as 500ms' });
+    return z.NEVER;
+  }
+});
+
+/** The seed's strategy names; the kebab-case balancer names are accepted too. */
+export const SEED_STRATEGIES = [
+  'round_robin',
+  'least_connections',
+  'weighted',
+  'random',
+  'ip_hash',
+  'ewma',
+] as const;
+
+const seedStrategy = z
+  .string()
+  .transform((name) => name.trim().toLowerCase().replaceAll('_', '-'))
+  .pipe(z.enum(BALANCER_KINDS, { error: `expected one of ${SEED_STRATEGIES.join(', ')}` }));
+
+const seedRetryOn = z
+  .union([z.array(z.string()), z.string().transform((list) => list.split(','))])
+  .transform((names) => names.map((name) => name.trim().toLowerCase().replaceAll('_', '-')))
+  .pipe(z.array(z.enum(RETRY_ON, { error: `expected one of ${RETRY_ON.join(', ')}` })));
+
+/** Extra fields are ignored, as the seed mesh did. */
+export const seedLoadBalancerConfig = z.object({ service_name: serviceName, strategy: seedStrategy });
+
+export const seedCircuitBreakerConfig = z.object({
+  service_name: serviceName,
+  failure_threshold: seedNumber.optional(),
+  recovery_timeout: seedSeconds.optional(),
+  half_open_requests: seedNumber.optional(),
+  failure_ratio: seedNumber.optional(),
+});
+
+export const seedRetryConfig = z.object({
+  service_name: serviceName,
+  max_attempts: seedNumber.optional(),
+  retry_on: seedRetryOn.optional(),
+  per_try_timeout: seedSeconds.optional(),
+  backoff_base: seedSeconds.optional(),
+  backoff_max: seedSeconds.optional(),
+});
+
+export const seedTimeoutConfig = z.object({
+  service_name: serviceName,
+  request_timeout: seedSeconds.optional(),
+  idle_timeout: seedSeconds.optional(),
+});
+
+// ── gateway routes ───────────────────────────────────────────────────────────────────────────────
+
+const MAX_PATTERN_LENGTH = 1_000;
+
+/** A regular expression that compiles and is at most 1,000 characters. */
+export const regexPattern = z.string().superRefine((pattern, ctx) => {
+  if (pattern.length === 0) {
+    ctx.addIssue({ code: 'custom', message: 'a pattern cannot be empty' });
+    return;
+  }
+  if (pattern.length > MAX_PATTERN_LENGTH) {
+    ctx.addIssue({ code: 'custom', message: `a pattern is at most ${MAX_PATTERN_LENGTH} characters` });
+    return;
+  }
+  try {
+    new RegExp(pattern);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: `not a valid regular expression: ${(error as Error).message}` });
+  }
+});
+
+const urlPath = z
+  .string()
+  .max(2048, 'a path is at most 2048 characters')
+  .regex(/^\/[^\s?#]*$/, 'a path starts with "/" and has no spaces, "?" or "#"');
+
+export const pathMatch = z
+  .object({ exact: urlPath.optional(), prefix: urlPath.optional(), regex: regexPattern.optional() })
+  .strict()
+  .superRefine((match, ctx) => {
+    const kinds = [match.exact, match.prefix, match.regex].filter((kind) => kind !== undefined).length;
+    if (kinds !== 1)
+      ctx.addIssue({ code: 'custom', message: 'a path match needs exactly one of exact, prefix or regex' });
+  })
+  .transform(
+    (match): PathMatch =>
+      match.exact !== undefined
+        ? { exact: match.exact }
+        : match.prefix !== undefined
+          ? { prefix: match.prefix }
+          : { regex: match.regex! },
+  );
+
+export const headerMatch = z
+  .object({
+    name: headerName.transform((name) => name.toLowerCase()),
+    exact: z
+      .string()
+      .max(8192)
+      .regex(/^[^\r\n\0]*$/, 'a header value cannot contain CR, LF or NUL')
+      .optional(),
+    regex: regexPattern.optional(),
+    present: z.boolean().optional(),
+  })
+  .strict()
+  .superRefine((match, ctx) => {
+    const kinds = [match.exact, match.regex, match.present].filter((kind) => kind !== undefined).length;
+    if (kinds !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'a header match needs exactly one of exact, regex or present',
+      });
+    }
+  });
+
+const HOST_PATTERN = /^(\*\.)?[a-z0-9]([a-z0-9_-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9_-]*[a-z0-9])?)*$/i;
+
+const hostMatch = z
+  .string()
+  .max(253, 'a host is at most 253 characters')
+  .regex(HOST_PATTERN, 'expected a host name such as api.example.com or *.example.com, without a port')
+  .transform((host) => host.toLowerCase());
+
+const httpMethod = z
+  .string()
+  .regex(/^[A-Za-z]{1,20}$/, 'expected an HTTP method such as GET')
+  .transform((method) => method.toUpperCase());
+
+const ROUTE_NAME_MESSAGE =
+  'a route name is 1-63 letters, digits, ".", "_" or "-", starting and ending alphanumeric';
+
+export const routeName = z.string().regex(NAME, ROUTE_NAME_MESSAGE);
+
+/**
+ * A gateway route (POST/PUT /api/v1/routes, `routes:` in trellis.yaml). `createdAt` is accepted (so
+ * a route read from the API can be sent back) and ignored: the registry keeps the original.
+ */
+export const routeInput = z
+  .object({
+    name: routeName,
+    priority: intBetween(-10_000, 10_000).default(0),
+    match: z
+      .object({
+        hosts: z.array(hostMatch).min(1, 'list at least one host, or leave hosts out').max(64).optional(),
+        path: pathMatch.optional(),
+        methods: z
+          .array(httpMethod)
+          .min(1, 'list at least one method, or leave methods out')
+          .max(16)
+          .transform((methods) => [...new Set(methods)])
+          .optional(),
+        headers: z.array(headerMatch).max(32).optional(),
+      })
+      .strict()
+      .default({}),
+    service: serviceName,
+    stripPrefix: z.boolean().default(false),
+    rewriteHost: z
+      .string()
+      .max(259)
+      .regex(
+        /^[A-Za-z0-9.\-_]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/,
+        'expected a host, optionally with :port',
+      )
+      .optional(),
+    timeout: timeoutFields.partial().optional(),
+    retry: retryFields.omit({ budget: true }).partial().optional(),
+    createdAt: z.number().optional(),
+  })
+  .strict()
+  .superRefine((route, ctx) => {
+    if (route.stripPrefix && (!route.match.path || !('prefix' in route.match.path))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['stripPrefix'],
+        message: 'stripPrefix needs a prefix path match',
+      });
+    }
+    const retry = route.retry;
+    if (
+      retry?.backoffBaseMs !== undefined &&
+      retry.backoffMaxMs !== undefined &&
+      retry.backoffBaseMs > retry.backoffMaxMs
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['retry', 'backoffBaseMs'],
+        message: 'must not exceed retry.backoffMaxMs',
+      });
+    }
+  })
+  .transform(({ createdAt: _ignored, ...route }) => route);
+export type RouteInput = z.input<typeof routeInput>;
+/** A validated route without its `createdAt`, which the registry sets. */
+export type RouteDefinition = z.output<typeof routeInput>;
+
 const storeUrl = z
   .string()
   .regex(/^(memory|etcd:\/\/[^,\s]+(,[^,\s]+)*)$/, 'expected "memory" or "etcd://host:port[,host:port…]"');
@@ -155,20 +614,61 @@ export const trellisConfig = z
             /** Default check for this service's static instances. */
             check: checkInput.optional(),
             instances: z.array(instanceRegistration.omit({ service: true })).default([]),
+            /** Applied at start, over the defaults (it replaces a policy set through the API). */
+            policy: servicePolicyInput.optional(),
           })
-          .strict(),
+          .strict()
+          .superRefine((service, ctx) => {
+            if (!service.policy) return;
+            if (service.policy.service !== undefined && service.policy.service !== service.name) {
+              ctx.addIssue({
+                code: 'custom',
+                path: ['policy', 'service'],
+                message: `must be "${service.name}" (the service it belongs to)`,
+              });
+            }
+            const merged = mergePolicy(service.name, service.policy, defaultPolicy(service.name));
+            for (const problem of policyProblems(merged)) {
+              ctx.addIssue({
+                code: 'custom',
+                path: ['policy', ...problem.path!.split('.')],
+                message: problem.message,
+              });
+            }
+          }),
       )
       .default([]),
+    /** Gateway routes, applied at start (each replaces a route of the same name). */
+    routes: z
+      .array(routeInput)
+      .default([])
+      .superRefine((routes, ctx) => {
+        const seen = new Set<string>();
+        routes.forEach((route, index) => {
+          if (seen.has(route.name)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [index, 'name'],
+              message: `duplicate route name "${route.name}"`,
+            });
+          }
+          seen.add(route.name);
+        });
+      }),
   })
   .strict();
 export type TrellisConfig = z.infer<typeof trellisConfig>;
 
 /** Turns zod issues into error details whose `path` names the bad field (`instances.0.port`). */
 export function issuesToDetails(error: z.ZodError, prefix: string[] = []): ErrorDetail[] {
-  return error.issues.map((issue) => ({
-    path: [...prefix, ...issue.path.map(String)].join('.'),
-    message: issue.message,
-  }));
+  return error.issues.flatMap((issue) => {
+    const path = [...prefix, ...issue.path.map(String)];
+    // One detail per unknown key, with the key in the path, so a typo is named like any bad field.
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ path: [...path, key].join('.'), message: `unknown field "${key}"` }));
+    }
+    return [{ path: path.join('.'), message: issue.message }];
+  });
 }
 
 /** Validates `input`; on failure throws a MeshError whose details name every bad field. */
@@ -187,4 +687,23 @@ export function validate<S extends z.ZodType>(
     `invalid ${options.what ?? 'input'}: ${where}${first.message}`,
     { details },
   );
+}
+
+function invalid(what: string, details: ErrorDetail[]): MeshError {
+  const first = details[0]!;
+  return new MeshError(
+    'BAD_REQUEST',
+    `invalid ${what}: ${first.path ? `${first.path}: ` : ''}${first.message}`,
+    {
+      details,
+    },
+  );
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
 }

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import type { TrellisConfig } from '../config/index.ts';
+import { resolvePolicy, type TrellisConfig } from '../config/index.ts';
 import { createHealthChecker, createRegistry, type HealthChecker, type Registry } from '../registry/index.ts';
 import { openStore, type Store } from '../store/index.ts';
 import { assertSafeBinding } from './auth.ts';
@@ -98,7 +98,10 @@ export async function startControlNode(
   }
 }
 
-/** Registers the services and instances listed in trellis.yaml; an instance without a check gets its service's. */
+/**
+ * Registers the services, instances, policies and routes listed in trellis.yaml; an instance without
+ * a check gets its service's. A policy or route in the file replaces one set through the API.
+ */
 async function applyStaticServices(registry: Registry, config: TrellisConfig): Promise<void> {
   for (const service of config.services) {
     await registry.upsertService({ name: service.name, tags: service.tags, metadata: service.metadata });
@@ -109,5 +112,7 @@ async function applyStaticServices(registry: Registry, config: TrellisConfig): P
         check: instance.check ?? service.check,
       });
     }
+    if (service.policy) await registry.setPolicy(service.name, resolvePolicy(service.name, service.policy));
   }
+  for (const route of config.routes) await registry.putRoute(route);
 }

@@ -9,8 +9,11 @@ import type { ControlSettings } from '../config/index.ts';
 import type { Registry } from '../registry/index.ts';
 import type { Store } from '../store/index.ts';
 import { registerNativeRoutes } from './api/native.ts';
+import { registerPolicyRoutes } from './api/policies.ts';
 import { registerProbeRoutes } from './api/probes.ts';
+import { registerRouteRoutes } from './api/routes.ts';
 import { registerSeedRoutes } from './api/seed.ts';
+import { registerSeedConfigureRoutes } from './api/seed-configure.ts';
 import { assertSafeBinding, createTokenCheck, requiresToken } from './auth.ts';
 import type { ApiDeps, Handler, LeaderView, RequestContext } from './context.ts';
 import { readJsonBody, sendError, sendJson } from './http.ts';
@@ -64,7 +67,10 @@ export function createControlServer(options: ControlServerOptions): ControlServe
   let accepting = false;
   registerProbeRoutes(router, deps, () => accepting);
   registerNativeRoutes(router, deps);
+  registerPolicyRoutes(router, deps);
+  registerRouteRoutes(router, deps);
   registerSeedRoutes(router, deps);
+  registerSeedConfigureRoutes(router, deps);
 
   const checkToken = settings.adminToken ? createTokenCheck(settings.adminToken) : undefined;
   const inFlight = new Set<ServerResponse>();

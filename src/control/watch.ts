@@ -178,6 +178,14 @@ function changeKey(change: MeshChange): string {
       return `${change.revision} ${change.type} ${change.instance.id}`;
     case 'instance.delete':
       return `${change.revision} ${change.type} ${change.id}`;
+    case 'policy.put':
+      return `${change.revision} ${change.type} ${change.policy.service}`;
+    case 'policy.delete':
+      return `${change.revision} ${change.type} ${change.service}`;
+    case 'route.put':
+      return `${change.revision} ${change.type} ${change.route.name}`;
+    case 'route.delete':
+      return `${change.revision} ${change.type} ${change.name}`;
   }
 }
 

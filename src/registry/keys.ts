@@ -3,18 +3,24 @@
  *   <prefix>services/<name>             → Service JSON
  *   <prefix>instances/<service>/<id>    → Instance JSON
  *   <prefix>heartbeats/<service>/<id>   → instance id, attached to a lease (TTL checks)
- * Service names and instance ids never contain "/", so a key splits unambiguously.
+ *   <prefix>policies/<service>          → ServicePolicy JSON (only services whose policy was set)
+ *   <prefix>routes/<name>               → Route JSON
+ * Service names, route names and instance ids never contain "/", so a key splits unambiguously.
  */
 export type ParsedKey =
   | { kind: 'service'; name: string }
   | { kind: 'instance'; service: string; id: string }
-  | { kind: 'heartbeat'; service: string; id: string };
+  | { kind: 'heartbeat'; service: string; id: string }
+  | { kind: 'policy'; service: string }
+  | { kind: 'route'; name: string };
 
 export interface RegistryKeys {
   readonly prefix: string;
   service(name: string): string;
   instance(service: string, id: string): string;
   heartbeat(service: string, id: string): string;
+  policy(service: string): string;
+  route(name: string): string;
   /** Undefined for keys under the prefix that are not the registry's. */
   parse(key: string): ParsedKey | undefined;
 }
@@ -24,16 +30,34 @@ export function registryKeys(prefix = '/trellis/'): RegistryKeys {
   const services = `${root}services/`;
   const instances = `${root}instances/`;
   const heartbeats = `${root}heartbeats/`;
+  const policies = `${root}policies/`;
+  const routes = `${root}routes/`;
+
+  /** The one segment after `base`, or undefined when it is empty or has more segments. */
+  const single = (key: string, base: string): string | undefined => {
+    const name = key.slice(base.length);
+    return name && !name.includes('/') ? name : undefined;
+  };
 
   return {
     prefix: root,
     service: (name) => services + name,
     instance: (service, id) => `${instances}${service}/${id}`,
     heartbeat: (service, id) => `${heartbeats}${service}/${id}`,
+    policy: (service) => policies + service,
+    route: (name) => routes + name,
     parse(key) {
       if (key.startsWith(services)) {
-        const name = key.slice(services.length);
-        return name && !name.includes('/') ? { kind: 'service', name } : undefined;
+        const name = single(key, services);
+        return name === undefined ? undefined : { kind: 'service', name };
+      }
+      if (key.startsWith(policies)) {
+        const service = single(key, policies);
+        return service === undefined ? undefined : { kind: 'policy', service };
+      }
+      if (key.startsWith(routes)) {
+        const name = single(key, routes);
+        return name === undefined ? undefined : { kind: 'route', name };
       }
       const base = key.startsWith(instances)
         ? instances

@@ -1,13 +1,15 @@
-/** How services and instances are built from API input and stored as JSON. */
-import type { InstanceRegistration, ServiceDefinition } from '../config/index.ts';
-import { toHealthCheck } from '../config/index.ts';
+/** How services, instances, policies and routes are built from API input and stored as JSON. */
+import type { InstanceRegistration, RouteDefinition, ServiceDefinition } from '../config/index.ts';
+import { resolvePolicy, routeInput, toHealthCheck } from '../config/index.ts';
 import {
   defaultInstanceId,
   type HealthCheck,
   type HealthState,
   type Instance,
   type InstanceSpec,
+  type Route,
   type Service,
+  type ServicePolicy,
 } from '../core/index.ts';
 
 export function specFromRegistration(registration: InstanceRegistration): InstanceSpec {
@@ -75,6 +77,34 @@ export function decodeService(value: string, name: string): Service | undefined 
   const parsed = parseObject(value);
   if (!parsed) return undefined;
   return deepFreeze({ ...(parsed as unknown as Service), name });
+}
+
+/** A route keeps the creation time of the route it replaces. */
+export function buildRoute(definition: RouteDefinition, previous: Route | undefined, now: number): Route {
+  return { ...definition, createdAt: previous?.createdAt ?? now };
+}
+
+/**
+ * Parses a stored policy through the schema, over the defaults: a policy stored before a field
+ * existed gets that field's default. Undefined if unreadable.
+ */
+export function decodePolicy(value: string, service: string): ServicePolicy | undefined {
+  const parsed = parseObject(value);
+  if (!parsed) return undefined;
+  try {
+    return deepFreeze(resolvePolicy(service, { ...parsed, service }));
+  } catch {
+    return undefined;
+  }
+}
+
+export function decodeRoute(value: string, name: string): Route | undefined {
+  const parsed = parseObject(value);
+  if (!parsed) return undefined;
+  const result = routeInput.safeParse({ ...parsed, name });
+  if (!result.success) return undefined;
+  const createdAt = typeof parsed.createdAt === 'number' ? parsed.createdAt : 0;
+  return deepFreeze({ ...result.data, createdAt });
 }
 
 function parseObject(value: string): Record<string, unknown> | undefined {

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import type { InstanceRegistration, ServiceDefinition } from '../config/index.ts';
+import type { InstanceRegistration, RouteDefinition, ServiceDefinition } from '../config/index.ts';
+import { defaultPolicy } from '../config/index.ts';
 import {
   type Clock,
   HEALTH_STATES,
@@ -9,7 +10,9 @@ import {
   type MeshChange,
   MeshError,
   type MeshSnapshot,
+  type Route,
   type Service,
+  type ServicePolicy,
   systemClock,
   type TimerHandle,
 } from '../core/index.ts';
@@ -18,8 +21,11 @@ import { ChangeLog } from './change-log.ts';
 import { type RegistryKeys, registryKeys } from './keys.ts';
 import {
   buildInstance,
+  buildRoute,
   buildService,
   decodeInstance,
+  decodePolicy,
+  decodeRoute,
   decodeService,
   specFromRegistration,
 } from './records.ts';
@@ -109,10 +115,13 @@ class StoreRegistry implements Registry {
     const removed = await Promise.all(
       [...this.view.instancesOf(name)].map((i) => this.removeKeys(name, i.id)),
     );
+    const policy = await this.store.delete(this.keys.policy(name));
     const service = await this.store.delete(this.keys.service(name));
-    const revisions = [...removed, service.deleted ? service.revision : undefined].filter(
-      (revision): revision is number => revision !== undefined,
-    );
+    const revisions = [
+      ...removed,
+      policy.deleted ? policy.revision : undefined,
+      service.deleted ? service.revision : undefined,
+    ].filter((revision): revision is number => revision !== undefined);
     if (revisions.length === 0) return false;
     await this.caughtUp(Math.max(...revisions));
     return true;
@@ -170,6 +179,74 @@ class StoreRegistry implements Registry {
       return next;
     });
     if (result) await this.caughtUp(result.revision);
+  }
+
+  async setPolicy(service: string, policy: ServicePolicy): Promise<ServicePolicy> {
+    const stored: ServicePolicy = { ...policy, service };
+    await this.ensureService(service);
+    const { revision } = await this.store.put(this.keys.policy(service), JSON.stringify(stored));
+    await this.caughtUp(revision);
+    return this.view.policies.get(service)?.value ?? stored;
+  }
+
+  async updatePolicy(
+    service: string,
+    change: (current: ServicePolicy) => ServicePolicy,
+  ): Promise<ServicePolicy> {
+    // A change that throws (bad input) must leave everything as it was, the service included.
+    change(this.getPolicy(service));
+    await this.ensureService(service);
+    const result = await this.update(
+      this.keys.policy(service),
+      this.view.policies.get(service),
+      (value) => decodePolicy(value, service),
+      (current) => ({ ...change(current ?? defaultPolicy(service)), service }),
+    );
+    await this.caughtUp(result!.revision);
+    return this.view.policies.get(service)?.value ?? result!.value;
+  }
+
+  async deletePolicy(service: string): Promise<boolean> {
+    const result = await this.store.delete(this.keys.policy(service));
+    if (!result.deleted) return false;
+    await this.caughtUp(result.revision);
+    return true;
+  }
+
+  async putRoute(definition: RouteDefinition): Promise<Route> {
+    const now = this.clock.now();
+    const result = await this.update(
+      this.keys.route(definition.name),
+      this.view.routes.get(definition.name),
+      (value) => decodeRoute(value, definition.name),
+      (previous) => buildRoute(definition, previous, now),
+    );
+    await this.caughtUp(result!.revision);
+    return this.view.routes.get(definition.name)?.value ?? result!.value;
+  }
+
+  async createRoute(definition: RouteDefinition): Promise<Route> {
+    const route = buildRoute(definition, undefined, this.clock.now());
+    let revision: number;
+    try {
+      ({ revision } = await this.store.put(this.keys.route(route.name), JSON.stringify(route), {
+        expectedModRevision: 0,
+      }));
+    } catch (error) {
+      if (!isMeshError(error) || error.code !== 'CONFLICT') throw error;
+      throw new MeshError('CONFLICT', `a route named "${route.name}" already exists`, {
+        details: [{ path: 'name', message: 'already exists' }],
+      });
+    }
+    await this.caughtUp(revision);
+    return this.view.routes.get(route.name)?.value ?? route;
+  }
+
+  async deleteRoute(name: string): Promise<boolean> {
+    const result = await this.store.delete(this.keys.route(name));
+    if (!result.deleted) return false;
+    await this.caughtUp(result.revision);
+    return true;
   }
 
   private async beat(id: string): Promise<void> {
@@ -274,6 +351,30 @@ class StoreRegistry implements Registry {
     return summaries.sort((a, b) => compare(a.name, b.name));
   }
 
+  getPolicy(service: string): ServicePolicy {
+    return this.view.policies.get(service)?.value ?? defaultPolicy(service);
+  }
+
+  hasPolicy(service: string): boolean {
+    return this.view.policies.has(service);
+  }
+
+  listPolicies(): ServicePolicy[] {
+    return [...this.view.policies.values()]
+      .map((entry) => entry.value)
+      .sort((a, b) => compare(a.service, b.service));
+  }
+
+  getRoute(name: string): Route | undefined {
+    return this.view.routes.get(name)?.value;
+  }
+
+  listRoutes(): Route[] {
+    return [...this.view.routes.values()]
+      .map((entry) => entry.value)
+      .sort((a, b) => b.priority - a.priority || compare(a.name, b.name));
+  }
+
   getInstance(id: string): Instance | undefined {
     return this.view.instances.get(id)?.value;
   }
@@ -296,6 +397,8 @@ class StoreRegistry implements Registry {
       revision: this.viewRevision,
       services: [...this.view.services.values()].map((entry) => entry.value),
       instances: [...this.view.instances.values()].map((entry) => entry.value),
+      policies: [...this.view.policies.values()].map((entry) => entry.value),
+      routes: [...this.view.routes.values()].map((entry) => entry.value),
     };
   }
 

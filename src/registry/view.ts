@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import type { Instance, MeshChange, Service } from '../core/index.ts';
+import type { Instance, MeshChange, Route, Service, ServicePolicy } from '../core/index.ts';
 import type { KeyValue, LeaseId, WatchEvent } from '../store/index.ts';
 import type { RegistryKeys } from './keys.ts';
-import { decodeInstance, decodeService } from './records.ts';
+import { decodeInstance, decodePolicy, decodeRoute, decodeService } from './records.ts';
 
 export interface Versioned<T> {
   value: T;
@@ -21,6 +21,9 @@ interface Heartbeat {
 export class RegistryView {
   readonly services = new Map<string, Versioned<Service>>();
   readonly instances = new Map<string, Versioned<Instance>>();
+  /** Only services whose policy was set. */
+  readonly policies = new Map<string, Versioned<ServicePolicy>>();
+  readonly routes = new Map<string, Versioned<Route>>();
   private readonly byService = new Map<string, Map<string, Instance>>();
   private readonly heartbeats = new Map<string, Heartbeat>();
 
@@ -57,6 +60,30 @@ export class RegistryView {
       if (event.type === 'put') this.heartbeats.set(id, { service, lease: event.kv.lease });
       else if (this.heartbeats.get(id)?.service === service) this.heartbeats.delete(id);
       return undefined;
+    }
+
+    if (parsed.kind === 'policy') {
+      const { service } = parsed;
+      if (event.type === 'delete') {
+        if (!this.policies.delete(service)) return undefined;
+        return { type: 'policy.delete', revision: event.modRevision, service };
+      }
+      const policy = decodePolicy(event.kv.value, service);
+      if (!policy) return this.corrupt(key);
+      this.policies.set(service, { value: policy, modRevision: event.kv.modRevision });
+      return { type: 'policy.put', revision: event.kv.modRevision, policy };
+    }
+
+    if (parsed.kind === 'route') {
+      const { name } = parsed;
+      if (event.type === 'delete') {
+        if (!this.routes.delete(name)) return undefined;
+        return { type: 'route.delete', revision: event.modRevision, name };
+      }
+      const route = decodeRoute(event.kv.value, name);
+      if (!route) return this.corrupt(key);
+      this.routes.set(name, { value: route, modRevision: event.kv.modRevision });
+      return { type: 'route.put', revision: event.kv.modRevision, route };
     }
 
     if (parsed.kind === 'service') {
@@ -112,6 +139,22 @@ export class RegistryView {
         changes.push({ type: 'instance.delete', revision, id, service: entry.value.service });
       }
     }
+    for (const [service, entry] of next.policies) {
+      if (this.policies.get(service)?.modRevision !== entry.modRevision) {
+        changes.push({ type: 'policy.put', revision, policy: entry.value });
+      }
+    }
+    for (const service of this.policies.keys()) {
+      if (!next.policies.has(service)) changes.push({ type: 'policy.delete', revision, service });
+    }
+    for (const [name, entry] of next.routes) {
+      if (this.routes.get(name)?.modRevision !== entry.modRevision) {
+        changes.push({ type: 'route.put', revision, route: entry.value });
+      }
+    }
+    for (const name of this.routes.keys()) {
+      if (!next.routes.has(name)) changes.push({ type: 'route.delete', revision, name });
+    }
     for (const name of this.services.keys()) {
       if (!next.services.has(name)) changes.push({ type: 'service.delete', revision, name });
     }
@@ -120,7 +163,7 @@ export class RegistryView {
   }
 
   private copyFrom(other: RegistryView): void {
-    for (const field of ['services', 'instances', 'byService', 'heartbeats'] as const) {
+    for (const field of ['services', 'instances', 'policies', 'routes', 'byService', 'heartbeats'] as const) {
       const target = this[field] as Map<string, unknown>;
       target.clear();
       for (const [key, value] of other[field] as Map<string, unknown>) target.set(key, value);

@@ -52,7 +52,13 @@ describe('watchMesh protocol handling', () => {
   });
 
   it('resumes after its last revision, replaces its view on a snapshot and skips a malformed event', async () => {
-    const first: MeshSnapshot = { revision: 5, services: [], instances: [instance('a')] };
+    const first: MeshSnapshot = {
+      revision: 5,
+      services: [],
+      instances: [instance('a')],
+      policies: [],
+      routes: [],
+    };
     scripts.push(
       // 1: a snapshot, then the connection drops.
       (res) => res.end(frame('snapshot', 5, first)),

@@ -1,4 +1,5 @@
 import type { Instance } from './instance.ts';
+import type { Route, ServicePolicy } from './policy.ts';
 import type { Service } from './service.ts';
 
 /** A consistent view of the registry at one store revision. */
@@ -6,6 +7,9 @@ export interface MeshSnapshot {
   revision: number;
   services: Service[];
   instances: Instance[];
+  /** Only services whose policy was set; the others use the defaults. */
+  policies: ServicePolicy[];
+  routes: Route[];
 }
 
 /** One change to the registry, in store order. */
@@ -13,4 +17,8 @@ export type MeshChange =
   | { type: 'service.put'; revision: number; service: Service }
   | { type: 'service.delete'; revision: number; name: string }
   | { type: 'instance.put'; revision: number; instance: Instance }
-  | { type: 'instance.delete'; revision: number; id: string; service: string };
+  | { type: 'instance.delete'; revision: number; id: string; service: string }
+  | { type: 'policy.put'; revision: number; policy: ServicePolicy }
+  | { type: 'policy.delete'; revision: number; service: string }
+  | { type: 'route.put'; revision: number; route: Route }
+  | { type: 'route.delete'; revision: number; name: string };

@@ -79,6 +79,8 @@ describe('loadConfig', () => {
   it('loads the shipped example', async () => {
     const config = await loadConfig({ file: 'examples/trellis.yaml', env: {} });
     expect(config.services.map((service) => service.name)).toEqual(['web', 'orders']);
+    expect(config.services.every((service) => service.policy !== undefined)).toBe(true);
+    expect(config.routes.map((route) => route.name)).toEqual(['orders-api', 'web']);
   });
 
   it('applies the environment over the file, and flags over both', async () => {
@@ -148,6 +150,47 @@ describe('loadConfig', () => {
     const error = await failure(() => loadConfig({ file: path, env: {} }));
     expect(error.code).toBe('INVALID_CONFIG');
     expect(error.message).toBe(`${path}: control.prot: unknown field "prot" (line 2)`);
+  });
+
+  it('reads policies and routes, and names the line of a bad policy field or route', async () => {
+    const good = await file(
+      'policy.yaml',
+      `services:
+  - name: web
+    policy:
+      loadBalancer: { kind: round-robin }
+      retry: { maxAttempts: 3, perTryTimeoutMs: 500ms }
+routes:
+  - name: web
+    service: web
+    match: { path: { prefix: /web } }
+    stripPrefix: true
+`,
+    );
+    const config = await loadConfig({ file: good, env: {} });
+    expect(config.services[0]!.policy).toEqual({
+      loadBalancer: { kind: 'round-robin' },
+      retry: { maxAttempts: 3, perTryTimeoutMs: 500 },
+    });
+    expect(config.routes[0]).toMatchObject({ name: 'web', service: 'web', stripPrefix: true, priority: 0 });
+    expect(Object.isFrozen(config.routes[0]!.match)).toBe(true);
+
+    const badPolicy = await file(
+      'bad-policy.yaml',
+      'services:\n  - name: web\n    policy:\n      retry:\n        maxAttempts: 50\n',
+    );
+    const error = await failure(() => loadConfig({ file: badPolicy, env: {} }));
+    expect(error.code).toBe('INVALID_CONFIG');
+    expect(error.message).toBe(
+      `${badPolicy}: services.0.policy.retry.maxAttempts: must be an integer from 1 to 10 (line 5)`,
+    );
+
+    const badRoute = await file(
+      'bad-route.yaml',
+      'routes:\n  - name: api\n    service: api\n    match:\n      path: { regex: "(" }\n',
+    );
+    const routeError = await failure(() => loadConfig({ file: badRoute, env: {} }));
+    expect(routeError.details[0]).toMatchObject({ path: 'routes.0.match.path.regex', line: 5 });
   });
 
   it('reports a YAML syntax error with its line and column', async () => {

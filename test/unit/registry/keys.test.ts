@@ -11,6 +11,15 @@ describe('registry keys', () => {
     expect(registryKeys('/x').service('a')).toBe('/x/services/a');
   });
 
+  it('lays out policies and routes, and parses them back', () => {
+    expect(keys.policy('web')).toBe('/t/policies/web');
+    expect(keys.route('api-v1')).toBe('/t/routes/api-v1');
+    expect(keys.parse('/t/policies/web')).toEqual({ kind: 'policy', service: 'web' });
+    expect(keys.parse('/t/routes/api-v1')).toEqual({ kind: 'route', name: 'api-v1' });
+    expect(keys.parse('/t/policies/')).toBeUndefined();
+    expect(keys.parse('/t/routes/a/b')).toBeUndefined();
+  });
+
   it('parses its own keys back and ignores others', () => {
     expect(keys.parse('/t/services/web')).toEqual({ kind: 'service', name: 'web' });
     expect(keys.parse('/t/instances/web/web-10.0.0.1-80')).toEqual({
