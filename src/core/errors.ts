@@ -37,6 +37,38 @@ export const ERROR_CODES = {
     summary: 'The control plane could not be reached.',
   },
   INTERNAL: { status: 500, retryable: false, summary: 'An unexpected error; the message says where.' },
+  NO_ROUTE: { status: 404, retryable: false, summary: 'No proxy route matches the request.' },
+  NO_HEALTHY_UPSTREAM: {
+    status: 503,
+    retryable: true,
+    summary: 'The service has no healthy (or degraded) instance to send the request to.',
+  },
+  CIRCUIT_OPEN: {
+    status: 503,
+    retryable: true,
+    summary: "Every eligible instance's circuit breaker is open.",
+  },
+  OVERFLOW: {
+    status: 503,
+    retryable: true,
+    summary: "The service's concurrency limit (in flight and pending) is full.",
+  },
+  UPSTREAM_TIMEOUT: {
+    status: 504,
+    retryable: true,
+    summary: 'The upstream did not answer within the request, per-try or idle timeout.',
+  },
+  UPSTREAM_CONNECT_FAILED: {
+    status: 502,
+    retryable: true,
+    summary: 'No connection could be made to an upstream instance.',
+  },
+  UPSTREAM_RESET: {
+    status: 502,
+    retryable: true,
+    summary: 'The upstream closed or reset the connection before it answered.',
+  },
+  BAD_GATEWAY: { status: 502, retryable: false, summary: 'The upstream sent a malformed HTTP response.' },
 } as const satisfies Record<string, { status: number; retryable: boolean; summary: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

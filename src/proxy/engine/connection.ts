@@ -1,0 +1,1311 @@
+import type { Socket } from 'node:net';
+import {
+  type AttemptOutcome,
+  backoffDelay,
+  type Clock,
+  DEADLINE_HEADER,
+  parseDeadline,
+  retryFits,
+  shouldRetry,
+  type TimerHandle,
+} from '../../core/index.ts';
+import { type CannedResponse, MESH_ERRORS } from '../error-responses.ts';
+import {
+  ChunkedDecoder,
+  errorResponse,
+  HeaderKind,
+  isHttpParseError,
+  parseErrorResponse,
+  RESPONSE_HOP_BY_HOP,
+  RequestParser,
+  ResponseParser,
+  writeResponseHead,
+} from '../http1/index.ts';
+import type {
+  Cluster,
+  ClusterWaiter,
+  ExchangeSettings,
+  UpstreamConnection,
+  UpstreamEndpoint,
+  UpstreamOwner,
+} from '../upstream/index.ts';
+import type { EngineContext, Resolution } from './context.ts';
+import {
+  CONTINUE_100,
+  ForwardHeadWriter,
+  findHeader,
+  RESPONSE_CLOSE,
+  RESPONSE_CLOSE_DECHUNKED,
+  RESPONSE_KEEP_ALIVE,
+} from './forward-head.ts';
+
+// Connection states. An exchange runs from S_QUEUED to the end of the response.
+/** Reading a request head, or idle between requests. */
+const S_HEAD = 0;
+/** A head was read; waiting for a concurrency slot (or not admitted yet). */
+const S_QUEUED = 1;
+/** Waiting for a new upstream connection. */
+const S_CONNECTING = 2;
+/** Waiting out the back-off before a retry. */
+const S_BACKOFF = 3;
+/** The request is (being) sent upstream; the response is awaited or streamed back. */
+const S_UPSTREAM = 4;
+/** After a 101: bytes are piped both ways. */
+const S_TUNNEL = 5;
+/** The response is out and the connection is closing: input is read and dropped. */
+const S_CLOSING = 6;
+const S_CLOSED = 7;
+
+const F_NONE = 0;
+const F_LENGTH = 1;
+const F_CHUNKED = 2;
+const F_CLOSE = 3;
+
+/** Bodies up to this size go out in the same write as their head (one buffer, one syscall). */
+const COALESCE_BYTES = 16 * 1024;
+/** After the last response, how long a closing connection waits for the client to close. */
+const LINGER_MS = 2_000;
+/** A closing connection whose client does not read its last response is cut after this long. */
+const MAX_CLOSING_MS = 30_000;
+const INF = Number.POSITIVE_INFINITY;
+
+const METHOD_NOT_ALLOWED = errorResponse(405, 'METHOD_NOT_ALLOWED', 'CONNECT is not supported by this proxy');
+
+/**
+ * One client connection and the exchange in progress on it: the proxy's hot path.
+ *
+ * Requests are read one at a time (a pipelined request waits, unread, for the response before it);
+ * each is resolved to a cluster by the listener, admitted by the cluster's concurrency limiter, sent
+ * to an endpoint over a pooled connection with its head edited and its body streamed as raw bytes,
+ * and its response streamed back. Backpressure pauses the sending side until the other drains.
+ * Retries (on another endpoint where possible) happen only while nothing of the response has reached
+ * the client. All per-exchange state lives in this object's fields and the parsers are reused, so a
+ * keep-alive exchange allocates little beyond the two heads it writes.
+ */
+export class ClientConnection implements UpstreamOwner, ClusterWaiter {
+  readonly socket: Socket;
+  private readonly ctx: EngineContext;
+  private readonly clock: Clock;
+  private readonly parser = new RequestParser();
+  private respParser = new ResponseParser();
+  private readonly reqChunks = new ChunkedDecoder();
+  private readonly respChunks = new ChunkedDecoder({ errorStatus: 502 });
+  private dechunker: ChunkedDecoder | null = null;
+  private readonly heads: ForwardHeadWriter;
+  private readonly resolution: Resolution = {
+    cluster: null,
+    settings: null,
+    error: null,
+    target: undefined,
+    host: undefined,
+  };
+  private readonly remoteAddress: string;
+
+  private state = S_HEAD;
+  /** Input read but not yet processed (a pipelined request waiting for the current response). */
+  private stash: Buffer | null = null;
+  private readPaused = false;
+  private inFeed = false;
+  /** Close the client connection once the current response is out. */
+  private closeAfter = false;
+  private clientEnded = false;
+  private idleSince: number;
+  private timer: TimerHandle | null = null;
+  private timerAt = INF;
+  /** When the connection started closing, and when its last write had gone out (0: not yet). */
+  private closingSince = 0;
+  private flushedAt = 0;
+
+  // The exchange.
+  private cluster: Cluster | null = null;
+  private settings: ExchangeSettings | null = null;
+  private slotHeld = false;
+  private method = 'GET';
+  private clientKeepAlive = true;
+  private clientHttp10 = false;
+  private upgrading = false;
+  private expectContinue = false;
+  private upstreamHead: Buffer = Buffer.alloc(0);
+  private hashKey: string | undefined = undefined;
+  private deadline = INF;
+  private tryDeadline = INF;
+  private backoffAt = 0;
+  private lastActivity = 0;
+
+  // The request body: tracked as it arrives, forwarded raw.
+  private reqFraming = F_NONE;
+  private reqRemaining = 0;
+  private reqBodyDone = true;
+  /** Body parts not yet written upstream, or (when `retaining`) every part, for a replay. */
+  private readonly parts: Buffer[] = [];
+  private partsSent = 0;
+  private partsBytes = 0;
+  private retaining = false;
+  /** A body byte was written upstream and not kept: the request cannot be sent again. */
+  private bodyWritten = false;
+  /**
+   * The parts that went out with the head on a reused connection, kept until the response starts so
+   * that a stale connection can be retried even when the body is not buffered for retries.
+   */
+  private staleKeep = false;
+  /** The request has a body (framing other than none, and not a zero Content-Length). */
+  private hasBody = false;
+
+  // The attempt.
+  private attempt = 0;
+  private endpoint: UpstreamEndpoint | null = null;
+  private upstream: UpstreamConnection | null = null;
+  private attemptStart = 0;
+  private upstreamNeedsDrain = false;
+  private clientNeedsDrain = false;
+  private responseStarted = false;
+  private staleRetried = false;
+
+  // The response.
+  private respHeadDone = false;
+  private sentToClient = false;
+  private status = 0;
+  private respFraming = F_NONE;
+  private respRemaining = 0;
+  private headLatency = 0;
+
+  constructor(socket: Socket, ctx: EngineContext) {
+    this.socket = socket;
+    this.ctx = ctx;
+    this.clock = ctx.clock;
+    this.remoteAddress = normalizeAddress(socket.remoteAddress);
+    this.heads = new ForwardHeadWriter(this.remoteAddress, ctx.trustForwarded);
+    this.idleSince = this.clock.now();
+    socket.on('data', this.onClientData);
+    socket.on('drain', this.onClientDrain);
+    socket.on('end', this.onClientEnd);
+    socket.on('error', this.onClientError);
+    socket.on('close', this.onClientClose);
+    this.armTimer(this.idleSince + ctx.clientIdleTimeoutMs);
+  }
+
+  /** The listener is closing: finish the exchange in progress, then close; close now if idle. */
+  drain(): void {
+    this.closeAfter = true;
+    if (this.state === S_HEAD) this.closeClient();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  // --- client input ---
+
+  private readonly onClientData = (chunk: Buffer): void => {
+    try {
+      this.clientData(chunk);
+    } catch (error) {
+      this.crash(error);
+    }
+  };
+
+  private clientData(chunk: Buffer): void {
+    const state = this.state;
+    if (state === S_TUNNEL) {
+      this.tunnelToUpstream(chunk);
+      return;
+    }
+    if (state >= S_CLOSING) return;
+    if (state !== S_HEAD) this.lastActivity = this.clock.now();
+    if (this.stash !== null) {
+      this.stash = Buffer.concat([this.stash, chunk]);
+      this.syncReading();
+      return;
+    }
+    this.feed(chunk, 0);
+  }
+
+  /** A bug surfaced as an exception: the connection goes, the process stays. */
+  private crash(error: unknown): void {
+    this.ctx.logger.error({ err: error }, 'proxy: connection failed');
+    try {
+      this.abortExchange();
+    } finally {
+      this.socket.destroy();
+    }
+  }
+
+  private feed(buf: Buffer, start: number): void {
+    this.inFeed = true;
+    try {
+      this.feedLoop(buf, start);
+    } finally {
+      this.inFeed = false;
+    }
+    this.syncReading();
+  }
+
+  private feedLoop(buf: Buffer, start: number): void {
+    let off = start;
+    const len = buf.length;
+    while (off < len) {
+      const state = this.state;
+      if (state === S_HEAD) {
+        if (this.closeAfter) return;
+        let end: number;
+        try {
+          end = this.parser.execute(buf, off);
+        } catch (error) {
+          this.refuseRequest(error);
+          return;
+        }
+        if (end < 0) return;
+        off = this.beginExchange(buf, end);
+      } else if (state >= S_CLOSING) {
+        return;
+      } else if (state === S_TUNNEL) {
+        this.tunnelToUpstream(off === 0 ? buf : buf.subarray(off));
+        return;
+      } else if (!this.reqBodyDone) {
+        off = this.receiveBody(buf, off);
+      } else {
+        // A pipelined request: it waits for the current response.
+        const rest = off === 0 ? buf : buf.subarray(off);
+        this.stash = this.stash === null ? rest : Buffer.concat([this.stash, rest]);
+        return;
+      }
+    }
+  }
+
+  /** Reads the client socket only when its bytes have somewhere to go. */
+  private syncReading(): void {
+    let want: boolean;
+    if (this.stash !== null) want = false;
+    else {
+      switch (this.state) {
+        case S_HEAD:
+        case S_CLOSING:
+          want = true;
+          break;
+        case S_UPSTREAM:
+          want = this.reqBodyDone || !this.upstreamNeedsDrain;
+          break;
+        case S_TUNNEL:
+          want = !this.upstreamNeedsDrain;
+          break;
+        case S_CLOSED:
+          return;
+        default:
+          // Queued, connecting or backing off: body bytes wait in the socket.
+          want = this.reqBodyDone;
+      }
+    }
+    if (want) {
+      if (this.readPaused) {
+        this.readPaused = false;
+        this.socket.resume();
+      }
+    } else if (!this.readPaused) {
+      this.readPaused = true;
+      this.socket.pause();
+    }
+  }
+
+  /** Processes input held back during the previous exchange, then reads on. */
+  private resumeInput(): void {
+    const stash = this.stash;
+    if (stash !== null) {
+      this.stash = null;
+      this.feed(stash, 0);
+    } else {
+      this.syncReading();
+    }
+  }
+
+  // --- the exchange ---
+
+  /** A request head was parsed and ends at `off` in `buf`; returns where reading continues. */
+  private beginExchange(buf: Buffer, off: number): number {
+    const head = this.parser;
+    const ctx = this.ctx;
+    const now = this.clock.now();
+    this.lastActivity = now;
+    this.method = head.method;
+    this.clientKeepAlive = head.keepAlive;
+    this.clientHttp10 = head.version === '1.0';
+    this.expectContinue = head.expectContinue;
+    this.upgrading = head.upgrade !== undefined;
+    const framing = head.framing;
+    if (framing === 'none') {
+      this.reqFraming = F_NONE;
+      this.reqBodyDone = true;
+    } else if (framing === 'chunked') {
+      this.reqFraming = F_CHUNKED;
+      this.reqChunks.reset();
+      this.reqBodyDone = false;
+    } else {
+      this.reqFraming = F_LENGTH;
+      this.reqRemaining = head.contentLength;
+      this.reqBodyDone = head.contentLength === 0;
+    }
+    if (this.method === 'CONNECT') return this.rejectEarly(METHOD_NOT_ALLOWED, off, true);
+
+    const res = this.resolution;
+    res.cluster = null;
+    res.settings = null;
+    res.error = null;
+    res.target = undefined;
+    res.host = undefined;
+    ctx.resolve(head, res);
+    // (The resolver wrote the fields; TypeScript still sees the nulls assigned above.)
+    const error = res.error as CannedResponse | null;
+    if (error !== null) return this.rejectEarly(error.keepAlive, off, false, error.close);
+    const cluster = res.cluster!;
+    const settings = res.settings!;
+
+    let deadline = settings.requestTimeoutMs > 0 ? now + settings.requestTimeoutMs : INF;
+    const deadlineIndex = findHeader(head, DEADLINE_HEADER);
+    if (deadlineIndex >= 0) {
+      const incoming = parseDeadline(head.headerValue(deadlineIndex));
+      if (incoming !== undefined && incoming < deadline) deadline = incoming;
+    }
+    if (deadline <= now)
+      return this.rejectEarly(MESH_ERRORS.timeout.keepAlive, off, false, MESH_ERRORS.timeout.close);
+
+    this.cluster = cluster;
+    this.settings = settings;
+    this.deadline = deadline;
+    this.tryDeadline = deadline;
+    this.hashKey = cluster.balancer.kind === 'ip-hash' ? this.hashKeyFor(cluster) : undefined;
+    // HTTP/1.0 may leave Host out; HTTP/1.1 upstreams need one.
+    const host = res.host ?? (head.host === undefined ? cluster.name : undefined);
+    this.upstreamHead = this.heads.write(
+      head,
+      res.target,
+      host,
+      this.upgrading,
+      deadline,
+      deadlineIndex >= 0,
+    );
+
+    this.hasBody = !this.reqBodyDone;
+    this.retaining =
+      settings.retries &&
+      !this.reqBodyDone &&
+      (this.reqFraming === F_CHUNKED || this.reqRemaining <= settings.bufferLimit);
+    this.attempt = 0;
+    this.staleRetried = false;
+    this.sentToClient = false;
+    this.endpoint = null;
+
+    // Body bytes that came with the head are checked (framing) before anything goes upstream.
+    this.state = S_QUEUED;
+    if (!this.reqBodyDone && off < buf.length) {
+      off = this.receiveBody(buf, off);
+      if (this.state !== S_QUEUED) return buf.length;
+    }
+
+    if (settings.retries) cluster.budget.recordRequest();
+    const admission = cluster.admit(this);
+    if (admission === 'start') {
+      this.slotHeld = true;
+      this.startAttempt(now);
+    } else if (admission === 'queue') {
+      this.armTimer(deadline);
+    } else {
+      this.respondError(cluster.errors.overflow);
+    }
+    return off;
+  }
+
+  /** Answers a request that never reached a cluster (no slot was taken). */
+  private rejectEarly(
+    keepAlive: Buffer,
+    off: number,
+    forceClose: boolean,
+    close: Buffer = keepAlive,
+  ): number {
+    const keep = !forceClose && this.canKeepAlive();
+    this.socket.write(keep ? keepAlive : close);
+    this.state = S_HEAD;
+    this.idleSince = this.clock.now();
+    if (!keep) this.closeClient();
+    return off;
+  }
+
+  private canKeepAlive(): boolean {
+    return (
+      this.clientKeepAlive && this.reqBodyDone && !this.closeAfter && !this.clientEnded && !this.ctx.draining
+    );
+  }
+
+  private hashKeyFor(cluster: Cluster): string {
+    const name = cluster.hashHeader;
+    if (name !== undefined) {
+      const index = findHeader(this.parser, name);
+      if (index >= 0) return this.parser.headerValue(index);
+    }
+    return this.remoteAddress;
+  }
+
+  /** ClusterWaiter: a concurrency slot was handed over. */
+  onAdmitted(): void {
+    if (this.state !== S_QUEUED) {
+      // Gone meanwhile: pass the slot on.
+      this.cluster?.release();
+      return;
+    }
+    this.slotHeld = true;
+    this.startAttempt();
+    if (!this.inFeed) this.syncReading();
+  }
+
+  /** ClusterWaiter: the queue shrank under us. */
+  onRejected(): void {
+    if (this.state === S_QUEUED) this.respondError(this.cluster!.errors.overflow);
+  }
+
+  private startAttempt(now: number = this.clock.now()): void {
+    const cluster = this.cluster!;
+    if (now >= this.deadline) {
+      this.timeoutExchange(MESH_ERRORS.timeout);
+      return;
+    }
+    const endpoint = cluster.pick(this.hashKey, this.endpoint ?? undefined);
+    if (endpoint === undefined) {
+      this.respondError(cluster.pickError);
+      return;
+    }
+    this.attempt++;
+    this.endpoint = endpoint;
+    cluster.balancer.onRequestStart(endpoint);
+    this.attemptStart = now;
+    const perTry = this.settings!.retry.perTryTimeoutMs;
+    this.tryDeadline = perTry > 0 && now + perTry < this.deadline ? now + perTry : this.deadline;
+    this.armTimer(this.exchangeDue());
+    this.connect(endpoint, false);
+  }
+
+  private connect(endpoint: UpstreamEndpoint, fresh: boolean): void {
+    this.respHeadDone = false;
+    this.responseStarted = false;
+    this.status = 0;
+    this.state = S_CONNECTING;
+    const conn = endpoint.pool.acquire(this, fresh);
+    this.upstream = conn;
+    if (conn.connected) this.upstreamConnect(conn);
+  }
+
+  /** UpstreamOwner: the connection is ready; sends the head and the body received so far. */
+  onUpstreamConnect(conn: UpstreamConnection): void {
+    try {
+      this.upstreamConnect(conn);
+    } catch (error) {
+      this.crash(error);
+    }
+  }
+
+  private upstreamConnect(conn: UpstreamConnection): void {
+    if (conn !== this.upstream) return;
+    this.state = S_UPSTREAM;
+    const socket = conn.socket;
+    const parts = this.parts;
+    const head = this.upstreamHead;
+    let ok: boolean;
+    const from = this.partsSent;
+    if (from === parts.length) {
+      ok = socket.write(head);
+    } else if (from === 0 && this.partsBytes <= COALESCE_BYTES) {
+      ok = socket.write(
+        parts.length === 1 ? Buffer.concat([head, parts[0]]) : Buffer.concat([head, ...parts]),
+      );
+    } else {
+      socket.cork();
+      socket.write(head);
+      for (let i = from; i < parts.length; i++) socket.write(parts[i]);
+      socket.uncork();
+      ok = !socket.writableNeedDrain;
+    }
+    this.markPartsSent(conn.reused);
+    this.upstreamNeedsDrain = !ok;
+    if (!this.inFeed) this.syncReading();
+  }
+
+  private markPartsSent(reused: boolean): void {
+    if (this.parts.length === 0) return;
+    if (this.retaining || reused) {
+      this.partsSent = this.parts.length;
+      this.staleKeep = !this.retaining;
+    } else {
+      this.dropParts();
+    }
+  }
+
+  /** Forgets body parts that went upstream: the request can no longer be sent again. */
+  private dropParts(): void {
+    this.staleKeep = false;
+    this.bodyWritten = true;
+    if (this.parts.length !== 0) this.parts.length = 0;
+    this.partsSent = 0;
+    this.partsBytes = 0;
+  }
+
+  /** Tracks the request body's framing over buf[off..] and forwards what belongs to it. */
+  private receiveBody(buf: Buffer, off: number): number {
+    const len = buf.length;
+    let take: number;
+    if (this.reqFraming === F_LENGTH) {
+      take = Math.min(len - off, this.reqRemaining);
+      this.reqRemaining -= take;
+      if (this.reqRemaining === 0) this.reqBodyDone = true;
+    } else {
+      let done: boolean;
+      try {
+        const progress = this.reqChunks.consume(buf, off, len);
+        take = progress.consumed;
+        done = progress.done;
+      } catch (error) {
+        this.refuseBody(error);
+        return len;
+      }
+      if (done) this.reqBodyDone = true;
+    }
+    if (take > 0) this.forwardPart(off === 0 && take === len ? buf : buf.subarray(off, off + take), take);
+    return off + take;
+  }
+
+  private forwardPart(part: Buffer, size: number): void {
+    const conn = this.state === S_UPSTREAM ? this.upstream : null;
+    if (this.retaining) {
+      if (this.partsBytes + size <= this.settings!.bufferLimit) {
+        this.parts.push(part);
+        this.partsBytes += size;
+        if (conn !== null) {
+          this.partsSent = this.parts.length;
+          if (!conn.socket.write(part)) this.upstreamNeedsDrain = true;
+        }
+        return;
+      }
+      // Larger than the retry buffer: from here on the request cannot be sent again.
+      this.retaining = false;
+      if (this.partsSent > 0) {
+        this.bodyWritten = true;
+        this.parts.splice(0, this.partsSent);
+        this.partsSent = 0;
+        this.partsBytes = 0;
+        for (const kept of this.parts) this.partsBytes += kept.length;
+      }
+    }
+    if (conn === null) {
+      this.parts.push(part);
+      this.partsBytes += size;
+      return;
+    }
+    if (this.staleKeep) this.dropParts();
+    this.bodyWritten = true;
+    if (!conn.socket.write(part)) this.upstreamNeedsDrain = true;
+  }
+
+  /** Whether the request can be sent again in full (nothing unkept has gone upstream). */
+  private canReplay(): boolean {
+    return !this.bodyWritten;
+  }
+
+  /** Whether the whole body is kept for retries (or there is none): what the retry policy asks. */
+  private bodyBuffered(): boolean {
+    return !this.hasBody || this.retaining;
+  }
+
+  /** UpstreamOwner */
+  onUpstreamDrain(conn: UpstreamConnection): void {
+    if (conn !== this.upstream || !this.upstreamNeedsDrain) return;
+    this.upstreamNeedsDrain = false;
+    if (!this.inFeed) this.syncReading();
+  }
+
+  // --- the response ---
+
+  /** UpstreamOwner */
+  onUpstreamData(conn: UpstreamConnection, chunk: Buffer): void {
+    try {
+      this.upstreamData(conn, chunk);
+    } catch (error) {
+      this.crash(error);
+    }
+  }
+
+  private upstreamData(conn: UpstreamConnection, chunk: Buffer): void {
+    if (conn !== this.upstream) {
+      conn.pool.release(conn, false);
+      return;
+    }
+    if (this.state === S_TUNNEL) {
+      if (!this.socket.write(chunk)) {
+        this.clientNeedsDrain = true;
+        conn.socket.pause();
+      }
+      return;
+    }
+    const now = this.clock.now();
+    this.lastActivity = now;
+    if (!this.responseStarted) {
+      this.responseStarted = true;
+      if (this.staleKeep) this.dropParts();
+    }
+    let off = 0;
+    let head: Buffer | null = null;
+    if (!this.respHeadDone) {
+      off = this.readResponseHead(conn, chunk, now);
+      if (off < 0) return;
+      head = this.respondHead();
+      if (head === null) {
+        this.passResponse(conn, chunk, off);
+        return;
+      }
+    }
+    this.forwardResponseBody(conn, chunk, off, head);
+  }
+
+  /**
+   * Parses the response head; returns where the body starts once a final head is in, or -1 (more
+   * bytes needed, or the exchange went elsewhere: an error, a retry, an upgrade).
+   */
+  private readResponseHead(conn: UpstreamConnection, chunk: Buffer, now: number): number {
+    const parser = this.respParser;
+    let off = 0;
+    for (;;) {
+      let end: number;
+      try {
+        end = parser.execute(chunk, off, this.method);
+      } catch (error) {
+        this.badGateway(conn, error);
+        return -1;
+      }
+      if (end < 0) return -1;
+      const status = parser.status;
+      if (status >= 200 || status === 101) {
+        off = end;
+        break;
+      }
+      // An interim response: 100 goes to a client that asked for it, others (103) to HTTP/1.1 clients.
+      if (status === 100) {
+        if (this.expectContinue) this.socket.write(CONTINUE_100);
+      } else if (!this.clientHttp10) {
+        this.socket.write(Buffer.from(parser.rawHead()));
+      }
+      off = end;
+      if (off >= chunk.length) return -1;
+    }
+    const status = parser.status;
+    this.status = status;
+    this.headLatency = now - this.attemptStart;
+    if (status === 101) {
+      if (!this.upgrading) {
+        this.badGateway(conn, null);
+        return -1;
+      }
+      this.startTunnel(conn, chunk, off);
+      return -1;
+    }
+    if (this.retryOnStatus(conn, chunk, off)) return -1;
+    this.respHeadDone = true;
+    // The per-try timeout covers the wait for the head; from here only the request timeout applies.
+    this.tryDeadline = this.deadline;
+    return off;
+  }
+
+  /**
+   * Sets up the response framing and returns the head to send the client, or null when the upstream's
+   * head can go out unchanged (see `passResponse`).
+   */
+  private respondHead(): Buffer | null {
+    const parser = this.respParser;
+    const framing = parser.framing;
+    let dechunk = false;
+    if (framing === 'none') this.respFraming = F_NONE;
+    else if (framing === 'content-length') {
+      this.respFraming = F_LENGTH;
+      this.respRemaining = parser.contentLength;
+      if (this.respRemaining === 0) this.respFraming = F_NONE;
+    } else if (framing === 'chunked') {
+      this.respFraming = F_CHUNKED;
+      dechunk = this.clientHttp10;
+      if (dechunk) this.dechunkerFor().reset();
+      else this.respChunks.reset();
+    } else this.respFraming = F_CLOSE;
+    if (!this.canKeepAlive() || this.respFraming === F_CLOSE || dechunk) this.closeAfter = true;
+    this.sentToClient = true;
+    // The common keep-alive case: an HTTP/1.1 head whose only hop-by-hop field is a plain
+    // `Connection: keep-alive` (or none) says exactly what we would to an HTTP/1.1 client, so it
+    // goes out as it came.
+    if (
+      !this.closeAfter &&
+      !this.clientHttp10 &&
+      parser.version === '1.1' &&
+      parser.keepAlive &&
+      parser.connectionOptions === null &&
+      (parser.kindMask & RESPONSE_HOP_BY_HOP & ~HeaderKind.Connection) === 0
+    ) {
+      return null;
+    }
+    return writeResponseHead(
+      parser,
+      dechunk ? RESPONSE_CLOSE_DECHUNKED : this.closeAfter ? RESPONSE_CLOSE : RESPONSE_KEEP_ALIVE,
+    );
+  }
+
+  private dechunkerFor(): ChunkedDecoder {
+    if (this.dechunker === null) {
+      this.dechunker = new ChunkedDecoder({
+        errorStatus: 502,
+        onData: (buf, start, end) => {
+          if (!this.socket.write(buf.subarray(start, end))) this.clientNeedsDrain = true;
+        },
+      });
+    }
+    return this.dechunker;
+  }
+
+  /**
+   * Forwards a response whose head goes out unchanged: the head's bytes and the body in this chunk in
+   * one write, with no copy when the head arrived in this chunk.
+   */
+  private passResponse(conn: UpstreamConnection, chunk: Buffer, off: number): void {
+    const parser = this.respParser;
+    const headStart = off - parser.length;
+    if (parser.buf === chunk && parser.base === headStart) {
+      this.forwardResponseBody(conn, chunk, off, null, headStart);
+      return;
+    }
+    // The head came in pieces: the parser holds a copy of it.
+    this.forwardResponseBody(conn, chunk, off, Buffer.from(parser.rawHead()));
+  }
+
+  /**
+   * Forwards chunk[off..] of the response body after `head` (when given), or from `from` when the
+   * head's own bytes precede the body in `chunk`; ends the exchange at the body's end.
+   */
+  private forwardResponseBody(
+    conn: UpstreamConnection,
+    chunk: Buffer,
+    off: number,
+    head: Buffer | null,
+    from = off,
+  ): void {
+    const len = chunk.length;
+    let take = 0;
+    let done = false;
+    const socket = this.socket;
+    switch (this.respFraming) {
+      case F_NONE:
+        done = true;
+        break;
+      case F_LENGTH:
+        take = Math.min(len - off, this.respRemaining);
+        this.respRemaining -= take;
+        done = this.respRemaining === 0;
+        break;
+      case F_CHUNKED: {
+        const dechunk = this.clientHttp10;
+        if (dechunk && head !== null) {
+          // The decoded data is written by the decoder's onData, after the head.
+          if (!socket.write(head)) this.clientNeedsDrain = true;
+          head = null;
+        }
+        try {
+          const progress = (dechunk ? this.dechunker! : this.respChunks).consume(chunk, off, len);
+          done = progress.done;
+          if (dechunk) {
+            // Already written, decoded, by the decoder's onData.
+            off += progress.consumed;
+            from = off;
+          } else {
+            take = progress.consumed;
+          }
+        } catch {
+          this.abortResponse(conn);
+          return;
+        }
+        break;
+      }
+      default:
+        take = len - off;
+    }
+    let ok = true;
+    if (head !== null) {
+      if (take === 0) ok = socket.write(head);
+      else if (take <= COALESCE_BYTES)
+        ok = socket.write(Buffer.concat([head, chunk.subarray(off, off + take)]));
+      else {
+        socket.write(head);
+        ok = socket.write(chunk.subarray(off, off + take));
+      }
+    } else if (take > 0 || from < off) {
+      const end = off + take;
+      ok = socket.write(from === 0 && end === len ? chunk : chunk.subarray(from, end));
+    }
+    if (!ok) this.clientNeedsDrain = true;
+    if (done) {
+      this.finishExchange(conn, off + take < len);
+      return;
+    }
+    if (this.clientNeedsDrain) conn.socket.pause();
+  }
+
+  /** The response was sent whole. */
+  private finishExchange(conn: UpstreamConnection, extraBytes: boolean): void {
+    const cluster = this.cluster!;
+    const endpoint = this.endpoint!;
+    if (this.status >= 500) cluster.recordFailure(endpoint, this.headLatency);
+    else cluster.recordSuccess(endpoint, this.headLatency);
+    this.upstream = null;
+    // Bytes past the end of the response answer nothing we asked: the connection is out of sync.
+    conn.pool.release(conn, this.respParser.keepAlive && this.reqBodyDone && !extraBytes);
+    this.endExchange(this.closeAfter);
+  }
+
+  /** Ends the exchange (the response, or an error, is out) and moves on to the next request. */
+  private endExchange(close: boolean): void {
+    const cluster = this.cluster;
+    const slot = this.slotHeld;
+    this.slotHeld = false;
+    this.cluster = null;
+    this.settings = null;
+    this.endpoint = null;
+    this.upstream = null;
+    if (this.parts.length !== 0) this.parts.length = 0;
+    this.partsSent = 0;
+    this.partsBytes = 0;
+    this.bodyWritten = false;
+    this.staleKeep = false;
+    this.retaining = false;
+    this.respHeadDone = false;
+    this.sentToClient = false;
+    this.upstreamNeedsDrain = false;
+    this.clientNeedsDrain = false;
+    this.state = S_HEAD;
+    // Close enough to now (the last bytes of the exchange just went by) and saves a clock read.
+    this.idleSince = this.lastActivity;
+    if (close || this.closeAfter) this.closeClient();
+    if (slot && cluster !== null) cluster.release();
+    if (this.state === S_HEAD && !this.inFeed) this.resumeInput();
+  }
+
+  /** UpstreamOwner: the client's socket drained. */
+  private readonly onClientDrain = (): void => {
+    if (!this.clientNeedsDrain) return;
+    this.clientNeedsDrain = false;
+    const conn = this.upstream;
+    if (conn !== null && !conn.closed) conn.socket.resume();
+  };
+
+  // --- failures, retries, timeouts ---
+
+  /** Retries a response with a retriable status instead of forwarding it, when the policy allows. */
+  private retryOnStatus(conn: UpstreamConnection, chunk: Buffer, off: number): boolean {
+    const settings = this.settings!;
+    if (!settings.retries || this.attempt >= settings.retry.maxAttempts) return false;
+    if (!this.mayRetry(this.status)) return false;
+    const cluster = this.cluster!;
+    const endpoint = this.endpoint!;
+    if (this.status >= 500) cluster.recordFailure(endpoint, this.headLatency);
+    else cluster.recordSuccess(endpoint, this.headLatency);
+    // The connection can be kept only when the whole (discarded) response is already here.
+    const parser = this.respParser;
+    const rest = chunk.length - off;
+    const whole =
+      parser.framing === 'none' || (parser.framing === 'content-length' && parser.contentLength === rest);
+    this.upstream = null;
+    conn.pool.release(conn, whole && parser.keepAlive && this.reqBodyDone);
+    this.scheduleRetry();
+    return true;
+  }
+
+  /**
+   * Whether to try again after `outcome`: the policy's conditions, a request that can be sent again,
+   * the retry budget and the deadline must all allow it. Sets `backoffAt` when it does.
+   */
+  private mayRetry(outcome: AttemptOutcome): boolean {
+    const settings = this.settings!;
+    if (!settings.retries) return false;
+    if (
+      !this.canReplay() ||
+      !shouldRetry(settings.retry, this.attempt, this.method, this.bodyBuffered(), outcome)
+    )
+      return false;
+    const now = this.clock.now();
+    const policy = settings.retry;
+    const delay = backoffDelay(policy.backoffBaseMs, policy.backoffCapMs, this.attempt, this.ctx.random);
+    if (!retryFits(now, this.deadline, delay, 1)) return false;
+    if (!this.cluster!.budget.tryAcquireRetry()) return false;
+    this.backoffAt = now + delay;
+    return true;
+  }
+
+  private scheduleRetry(): void {
+    this.partsSent = 0;
+    this.respHeadDone = false;
+    this.state = S_BACKOFF;
+    if (this.backoffAt <= this.clock.now()) {
+      this.startAttempt();
+      return;
+    }
+    this.armTimer(Math.min(this.backoffAt, this.deadline));
+  }
+
+  /** UpstreamOwner */
+  onUpstreamEnd(conn: UpstreamConnection): void {
+    try {
+      this.upstreamEnd(conn);
+    } catch (error) {
+      this.crash(error);
+    }
+  }
+
+  private upstreamEnd(conn: UpstreamConnection): void {
+    if (conn !== this.upstream) return;
+    if (this.state === S_TUNNEL) {
+      this.socket.end();
+      return;
+    }
+    if (this.respHeadDone && this.respFraming === F_CLOSE) {
+      this.finishExchange(conn, false);
+      return;
+    }
+    this.upstreamFailed(conn, 'reset');
+  }
+
+  /** UpstreamOwner */
+  onUpstreamClose(conn: UpstreamConnection): void {
+    try {
+      this.upstreamClose(conn);
+    } catch (error) {
+      this.crash(error);
+    }
+  }
+
+  private upstreamClose(conn: UpstreamConnection): void {
+    if (conn !== this.upstream) return;
+    if (this.state === S_TUNNEL) {
+      this.upstream = null;
+      this.socket.destroy();
+      return;
+    }
+    this.upstreamFailed(conn, conn.connected ? 'reset' : 'connect-failure');
+  }
+
+  /** The attempt failed without a (complete) response. */
+  private upstreamFailed(conn: UpstreamConnection, kind: 'connect-failure' | 'reset' | 'timeout'): void {
+    this.upstream = null;
+    conn.pool.release(conn, false);
+    const cluster = this.cluster!;
+    const endpoint = this.endpoint!;
+    if (this.sentToClient) {
+      // Part of the response is out: all the client can learn is that it was cut short.
+      cluster.recordFailure(endpoint, this.clock.now() - this.attemptStart);
+      this.abortExchange();
+      this.socket.destroy();
+      return;
+    }
+    // A reused connection the upstream closed before answering anything never carried the request
+    // (it closed while idle, racing us): send it again on a new connection, whatever the method.
+    if (kind === 'reset' && conn.reused && !this.responseStarted && !this.staleRetried && this.canReplay()) {
+      this.staleRetried = true;
+      this.staleKeep = false;
+      this.partsSent = 0;
+      this.connect(endpoint, true);
+      return;
+    }
+    cluster.recordFailure(endpoint, this.clock.now() - this.attemptStart);
+    if (this.responseStarted) this.respParser = new ResponseParser();
+    if (this.mayRetry(kind)) {
+      this.scheduleRetry();
+      return;
+    }
+    this.respondError(
+      kind === 'connect-failure'
+        ? MESH_ERRORS.connectFailed
+        : kind === 'timeout'
+          ? MESH_ERRORS.timeout
+          : MESH_ERRORS.reset,
+    );
+  }
+
+  /** The upstream's response broke the HTTP rules: 502 BAD_GATEWAY (never forwarded). */
+  private badGateway(conn: UpstreamConnection, error: unknown): void {
+    this.upstream = null;
+    conn.pool.release(conn, false);
+    this.respParser = new ResponseParser();
+    this.cluster!.recordFailure(this.endpoint!, this.clock.now() - this.attemptStart);
+    const reason = isHttpParseError(error) ? error.code : 'UNEXPECTED_101';
+    const message = isHttpParseError(error) ? error.message : 'The upstream switched protocols unasked.';
+    this.socket.write(
+      errorResponse(502, 'BAD_GATEWAY', 'the upstream sent a malformed response', [{ message, reason }]),
+    );
+    this.endExchange(true);
+  }
+
+  /** A malformed response body (after its head went out): the client connection is cut. */
+  private abortResponse(conn: UpstreamConnection): void {
+    this.upstream = null;
+    conn.pool.release(conn, false);
+    this.cluster!.recordFailure(this.endpoint!, this.clock.now() - this.attemptStart);
+    this.abortExchange();
+    this.socket.destroy();
+  }
+
+  /** The whole-exchange deadline or the idle timeout passed. */
+  private timeoutExchange(response: CannedResponse): void {
+    const state = this.state;
+    if (state === S_QUEUED && !this.slotHeld) this.cluster!.cancelWaiter(this);
+    const conn = this.upstream;
+    if (conn !== null) {
+      this.upstream = null;
+      conn.pool.release(conn, false);
+      if (this.endpoint !== null)
+        this.cluster!.recordFailure(this.endpoint, this.clock.now() - this.attemptStart);
+      if (this.responseStarted) this.respParser = new ResponseParser();
+    }
+    if (this.sentToClient) {
+      this.abortExchange();
+      this.socket.destroy();
+      return;
+    }
+    this.respondError(response);
+  }
+
+  /** Answers the exchange with a mesh error (nothing of a response was sent yet). */
+  private respondError(response: CannedResponse): void {
+    const keep = this.canKeepAlive();
+    this.socket.write(keep ? response.keepAlive : response.close);
+    this.endExchange(!keep);
+  }
+
+  /** The request body broke the framing rules: 400, and the connection closes. */
+  private refuseBody(error: unknown): void {
+    const conn = this.upstream;
+    if (conn !== null) {
+      this.upstream = null;
+      conn.pool.release(conn, false);
+      if (this.endpoint !== null)
+        this.cluster!.recordCancel(this.endpoint, this.clock.now() - this.attemptStart);
+    }
+    if (this.state === S_QUEUED && !this.slotHeld) this.cluster?.cancelWaiter(this);
+    if (this.sentToClient) {
+      this.abortExchange();
+      this.socket.destroy();
+      return;
+    }
+    this.socket.write(refusal(error));
+    this.endExchange(true);
+  }
+
+  /** The request head broke the rules: 400 (or 431, 501, 505), and the connection closes. */
+  private refuseRequest(error: unknown): void {
+    this.socket.write(refusal(error));
+    this.closeClient();
+  }
+
+  /** Drops the exchange without answering (the client is gone or its response was cut). */
+  private abortExchange(): void {
+    const cluster = this.cluster;
+    if (cluster === null) return;
+    if (this.state === S_QUEUED && !this.slotHeld) cluster.cancelWaiter(this);
+    const conn = this.upstream;
+    if (conn !== null) {
+      this.upstream = null;
+      conn.pool.release(conn, false);
+      if (this.endpoint !== null) cluster.recordCancel(this.endpoint, this.clock.now() - this.attemptStart);
+    }
+    if (this.slotHeld) {
+      this.slotHeld = false;
+      cluster.release();
+    }
+    this.cluster = null;
+    this.settings = null;
+    this.endpoint = null;
+    this.parts.length = 0;
+    this.state = S_CLOSING;
+  }
+
+  // --- timers ---
+
+  /** The per-connection timer fires at the earliest due time; a later one never moves it back. */
+  private armTimer(at: number): void {
+    if (at === INF) return;
+    if (this.timer !== null) {
+      if (this.timerAt <= at) return;
+      this.clock.clearTimeout(this.timer);
+    }
+    this.timerAt = at;
+    this.timer = this.clock.setTimeout(this.onTimer, Math.max(0, at - this.clock.now()));
+    this.timer.unref?.();
+  }
+
+  private exchangeDue(): number {
+    const idle = this.settings!.idleTimeoutMs;
+    const at = this.tryDeadline;
+    return idle > 0 && this.lastActivity + idle < at ? this.lastActivity + idle : at;
+  }
+
+  private readonly onTimer = (): void => {
+    try {
+      this.timerFired();
+    } catch (error) {
+      this.crash(error);
+    }
+  };
+
+  private timerFired(): void {
+    this.timer = null;
+    this.timerAt = INF;
+    const now = this.clock.now();
+    switch (this.state) {
+      case S_HEAD: {
+        const at = this.idleSince + this.ctx.clientIdleTimeoutMs;
+        if (now >= at) this.socket.destroy();
+        else this.armTimer(at);
+        return;
+      }
+      case S_CLOSING:
+        // Lingering close: once our writes are out, give the client LINGER_MS to close first (a reset
+        // could make it drop a response it has not read yet), and give up on one that never reads.
+        if (this.socket.writableFinished) {
+          if (this.flushedAt === 0) this.flushedAt = now;
+          if (now - this.flushedAt >= LINGER_MS) this.socket.destroy();
+          else this.armTimer(this.flushedAt + LINGER_MS);
+        } else if (now - this.closingSince >= MAX_CLOSING_MS) {
+          this.socket.destroy();
+        } else {
+          this.armTimer(now + LINGER_MS);
+        }
+        return;
+      case S_QUEUED:
+        if (now >= this.deadline) this.timeoutExchange(MESH_ERRORS.timeout);
+        else this.armTimer(this.deadline);
+        return;
+      case S_BACKOFF:
+        if (now >= this.deadline) this.timeoutExchange(MESH_ERRORS.timeout);
+        else if (now >= this.backoffAt) this.startAttempt();
+        else this.armTimer(Math.min(this.backoffAt, this.deadline));
+        return;
+      case S_CONNECTING:
+      case S_UPSTREAM: {
+        if (now >= this.deadline) {
+          this.timeoutExchange(MESH_ERRORS.timeout);
+          return;
+        }
+        if (now >= this.tryDeadline) {
+          this.upstreamFailed(this.upstream!, 'timeout');
+          return;
+        }
+        const idle = this.settings!.idleTimeoutMs;
+        if (idle > 0 && now - this.lastActivity >= idle) {
+          this.timeoutExchange(MESH_ERRORS.idleTimeout);
+          return;
+        }
+        this.armTimer(this.exchangeDue());
+        return;
+      }
+      default:
+    }
+  }
+
+  // --- upgrades ---
+
+  /** After a 101 the two sockets are piped raw; the upstream connection leaves the pool. */
+  private startTunnel(conn: UpstreamConnection, chunk: Buffer, off: number): void {
+    const cluster = this.cluster!;
+    cluster.recordSuccess(this.endpoint!, this.headLatency);
+    conn.pool.detach(conn);
+    if (this.slotHeld) {
+      this.slotHeld = false;
+      cluster.release();
+    }
+    this.state = S_TUNNEL;
+    this.sentToClient = true;
+    this.upstreamNeedsDrain = false;
+    const head = writeResponseHead(this.respParser);
+    this.socket.write(off < chunk.length ? Buffer.concat([head, chunk.subarray(off)]) : head);
+    const stash = this.stash;
+    if (stash !== null) {
+      this.stash = null;
+      this.tunnelToUpstream(stash);
+    }
+    if (this.clientEnded) conn.socket.end();
+    if (!this.inFeed) this.syncReading();
+  }
+
+  private tunnelToUpstream(chunk: Buffer): void {
+    const conn = this.upstream;
+    if (conn === null) return;
+    if (!conn.socket.write(chunk)) {
+      this.upstreamNeedsDrain = true;
+      this.syncReading();
+    }
+  }
+
+  // --- the client connection's end ---
+
+  /** Sends what is queued, then closes; input meanwhile is read and dropped (lingering close). */
+  private closeClient(): void {
+    if (this.state >= S_CLOSING) return;
+    this.state = S_CLOSING;
+    this.stash = null;
+    this.socket.end();
+    if (this.clientEnded) this.socket.destroySoon();
+    this.closingSince = this.clock.now();
+    this.armTimer(this.closingSince + LINGER_MS);
+    this.syncReading();
+  }
+
+  private readonly onClientEnd = (): void => {
+    this.clientEnded = true;
+    switch (this.state) {
+      case S_TUNNEL:
+        this.upstream?.socket.end();
+        return;
+      case S_HEAD:
+        this.closeClient();
+        return;
+      case S_CLOSING:
+        this.socket.destroySoon();
+        return;
+      case S_CLOSED:
+        return;
+      default:
+        // The client went away with an exchange in progress (a half-close cannot be told from a
+        // client that closed for good, so, as Envoy does, it ends the exchange): free the upstream
+        // connection and the concurrency slot now rather than after the response.
+        this.abortExchange();
+        this.socket.destroy();
+    }
+  };
+
+  private readonly onClientError = (): void => {
+    // 'close' follows.
+  };
+
+  private readonly onClientClose = (): void => {
+    if (this.state === S_TUNNEL) {
+      const conn = this.upstream;
+      this.upstream = null;
+      conn?.destroy();
+    } else if (this.state !== S_CLOSED) {
+      this.abortExchange();
+    }
+    this.state = S_CLOSED;
+    this.stash = null;
+    if (this.timer !== null) {
+      this.clock.clearTimeout(this.timer);
+      this.timer = null;
+    }
+    this.ctx.onClose(this);
+  };
+}
+
+function refusal(error: unknown): Buffer {
+  if (isHttpParseError(error)) return parseErrorResponse(error);
+  return errorResponse(400, 'BAD_REQUEST', 'the request could not be read');
+}
+
+/** `::ffff:127.0.0.1` → `127.0.0.1`. */
+function normalizeAddress(address: string | undefined): string {
+  if (address === undefined) return 'unknown';
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}

@@ -1,0 +1,42 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../../core/index.ts';
+import type { CannedResponse } from '../error-responses.ts';
+import type { RequestHead } from '../http1/index.ts';
+import type { Cluster, ExchangeSettings } from '../upstream/index.ts';
+
+/**
+ * Where a request goes, written by the listener's resolver into an object the connection reuses:
+ * either `error`, or `cluster` and `settings` with optional rewrites of the target and Host.
+ */
+export interface Resolution {
+  cluster: Cluster | null;
+  settings: ExchangeSettings | null;
+  error: CannedResponse | null;
+  /** Replacement request-target (origin-form), e.g. with a prefix stripped. */
+  target: string | undefined;
+  /** Replacement Host value. */
+  host: string | undefined;
+}
+
+/** How a listener mode finds the target of a request; must not keep `head` (it is reused). */
+export type Resolver = (head: RequestHead, out: Resolution) => void;
+
+/** What the connections of one listener share. */
+export interface EngineContext {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly resolve: Resolver;
+  /**
+   * Keep `x-forwarded-proto` / `x-forwarded-host` sent by the client (sidecars, whose clients are the
+   * local app or another sidecar); a gateway replaces them.
+   */
+  readonly trustForwarded: boolean;
+  /** A client connection with no request in progress is closed after this long. */
+  readonly clientIdleTimeoutMs: number;
+  /** Uniform in [0, 1), for retry jitter. */
+  readonly random: () => number;
+  /** Set when the listener closes: responses say `connection: close` and connections end. */
+  draining: boolean;
+  /** Called by each connection when it has closed. */
+  onClose(connection: object): void;
+}

@@ -1,0 +1,36 @@
+/**
+ * Trellis's data plane: the HTTP/1.1 proxy engine and its three listener modes (gateway, sidecar
+ * outbound and inbound), the clusters (balancing, circuit breaking, outlier detection, concurrency
+ * limits, retry budgets, connection pools) and the sources they are fed from.
+ */
+export {
+  createStaticSource,
+  createWatchSource,
+  type DiscoverySource,
+  type MeshWatchLike,
+  type StaticSource,
+  type StaticSourceInput,
+  type WatchSource,
+  type WatchSourceOptions,
+} from './discovery/index.ts';
+export { type CannedResponse, cannedResponse, MESH_ERRORS } from './error-responses.ts';
+export {
+  createGatewayListener,
+  createInboundListener,
+  createOutboundListener,
+  type GatewayListenerOptions,
+  type InboundListenerOptions,
+  type ListenerOptions,
+  type OutboundListenerOptions,
+  type ProxyListener,
+} from './listeners/index.ts';
+export { createProxy, type InboundOptions, type ProxyDeps, type TrellisProxy } from './proxy.ts';
+export { compileRoutes, type RouteTable } from './routing/index.ts';
+export {
+  Cluster,
+  ClusterManager,
+  defaultServicePolicy,
+  type ExchangeSettings,
+  type PoolOptions,
+  type UpstreamEndpoint,
+} from './upstream/index.ts';

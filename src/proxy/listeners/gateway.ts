@@ -1,0 +1,180 @@
+import type { Logger } from 'pino';
+import type { Clock, Route } from '../../core/index.ts';
+import { systemClock } from '../../core/index.ts';
+import type { DiscoverySource } from '../discovery/index.ts';
+import type { Resolution } from '../engine/index.ts';
+import { MESH_ERRORS } from '../error-responses.ts';
+import type { RequestHead } from '../http1/index.ts';
+import {
+  type AbsoluteTarget,
+  type CompiledRoute,
+  compileRoutes,
+  hostName,
+  type RouteTable,
+  splitAbsolute,
+  stripPrefix,
+} from '../routing/index.ts';
+import {
+  type Cluster,
+  ClusterManager,
+  type ExchangeSettings,
+  exchangeSettings,
+  hasOverrides,
+} from '../upstream/index.ts';
+import { type ListenerOptions, listen, type ProxyListener } from './listener.ts';
+
+export interface GatewayListenerOptions extends ListenerOptions {
+  logger: Logger;
+  clock?: Clock;
+  /** The clusters to route to (shared with the proxy's other listeners)… */
+  clusters?: ClusterManager;
+  /** …or a source to build them from (they are closed with the listener). */
+  source?: DiscoverySource;
+  random?: () => number;
+}
+
+/** What the gateway keeps per route: its cluster, and its settings when it overrides the policy. */
+class RouteTarget {
+  private cluster: Cluster | undefined = undefined;
+  private settings: ExchangeSettings | undefined = undefined;
+  private settingsVersion = -1;
+  private readonly overrides: boolean;
+
+  constructor(
+    readonly route: Route,
+    private readonly clusters: ClusterManager,
+    private readonly logger: Logger,
+  ) {
+    this.overrides = hasOverrides(route);
+  }
+
+  clusterOf(): Cluster | undefined {
+    // Routes are configuration, so a cluster per routed service is bounded: create it even when the
+    // service has no instance yet.
+    this.cluster ??= this.clusters.get(this.route.service, true);
+    return this.cluster;
+  }
+
+  settingsFor(cluster: Cluster): ExchangeSettings {
+    if (!this.overrides) return cluster.settings;
+    if (this.settingsVersion !== cluster.version || this.settings === undefined) {
+      try {
+        this.settings = exchangeSettings(cluster.policy, this.route);
+      } catch (error) {
+        this.logger.warn({ err: error, route: this.route.name }, 'proxy: invalid route overrides ignored');
+        this.settings = cluster.settings;
+      }
+      this.settingsVersion = cluster.version;
+    }
+    return this.settings;
+  }
+}
+
+/**
+ * The gateway's resolver: the route table (recompiled when the routes change) picks the route; the
+ * route names the cluster and the rewrites.
+ */
+export class GatewayRouter {
+  private table!: RouteTable<RouteTarget>;
+  private routes: readonly Route[] | undefined;
+  private routesJson = '';
+  private readonly absolute: AbsoluteTarget = { authority: '', path: '' };
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly clusters: ClusterManager,
+    private readonly logger: Logger,
+  ) {
+    this.compile();
+    this.unsubscribe = clusters.onRefresh(() => this.compile());
+  }
+
+  readonly resolve = (head: RequestHead, out: Resolution): void => {
+    let target = head.target;
+    let host = head.host;
+    if (target.charCodeAt(0) !== 47 /* / */) {
+      const absolute = this.absolute;
+      if (!splitAbsolute(target, absolute)) {
+        out.error = MESH_ERRORS.noRoute;
+        return;
+      }
+      target = absolute.path;
+      out.target = target;
+      if (host !== absolute.authority) out.host = absolute.authority;
+      host = absolute.authority;
+    }
+    const table = this.table;
+    const compiled: CompiledRoute<RouteTarget> | undefined = table.match(
+      head.method,
+      table.usesHosts && host !== undefined ? hostName(host) : undefined,
+      target,
+      head,
+    );
+    if (compiled === undefined) {
+      out.error = MESH_ERRORS.noRoute;
+      return;
+    }
+    const routeTarget = compiled.data;
+    const cluster = routeTarget.clusterOf();
+    if (cluster === undefined) {
+      out.error = this.clusters.errorsFor(routeTarget.route.service).noHealthy;
+      return;
+    }
+    out.cluster = cluster;
+    out.settings = routeTarget.settingsFor(cluster);
+    if (compiled.strip !== null) out.target = stripPrefix(target, compiled.strip);
+    const rewriteHost = routeTarget.route.rewriteHost;
+    if (rewriteHost !== undefined) out.host = rewriteHost;
+  };
+
+  close(): void {
+    this.unsubscribe();
+  }
+
+  /** Recompiles when the route list changed (by identity, then by content). */
+  private compile(): void {
+    const routes = this.clusters.routes();
+    if (routes === this.routes) return;
+    const json = JSON.stringify(routes);
+    this.routes = routes;
+    if (this.table !== undefined && json === this.routesJson) return;
+    this.routesJson = json;
+    const { table, errors } = compileRoutes(
+      routes,
+      (route) => new RouteTarget(route, this.clusters, this.logger),
+    );
+    for (const error of errors) this.logger.warn(error, 'proxy: route left out: %s', error.message);
+    this.table = table;
+  }
+}
+
+/** The gateway: requests are routed by the route table (host, path, method, headers) to services. */
+export async function createGatewayListener(options: GatewayListenerOptions): Promise<ProxyListener> {
+  const clock = options.clock ?? systemClock;
+  const { logger } = options;
+  let owned: ClusterManager | undefined;
+  let clusters = options.clusters;
+  if (clusters === undefined) {
+    if (options.source === undefined) throw new TypeError('createGatewayListener needs clusters or a source');
+    owned = new ClusterManager({ source: options.source, clock, logger, random: options.random });
+    clusters = owned;
+  }
+  const router = new GatewayRouter(clusters, logger);
+  try {
+    return await listen(options, {
+      clock,
+      logger,
+      resolve: router.resolve,
+      trustForwarded: false,
+      random: options.random,
+      onClosed() {
+        router.close();
+        owned?.close();
+      },
+    });
+  } catch (error) {
+    router.close();
+    owned?.close();
+    throw error;
+  }
+}

@@ -1,0 +1,108 @@
+import { createServer, type Server } from 'node:net';
+import type { Logger } from 'pino';
+import type { Clock } from '../../core/index.ts';
+import { ClientConnection, type EngineContext, type Resolver } from '../engine/index.ts';
+
+/** A listening proxy port. */
+export interface ProxyListener {
+  /** The bound port (the OS's choice when 0 was asked for). */
+  readonly port: number;
+  readonly host: string;
+  /** Client connections open now. */
+  readonly connections: number;
+  /**
+   * Stops accepting, lets exchanges in progress finish (their responses say `connection: close`)
+   * for at most `drainTimeoutMs`, then closes what is left.
+   */
+  close(): Promise<void>;
+}
+
+export interface ListenerOptions {
+  port: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** How long `close()` waits for exchanges in progress (default 5 s). */
+  drainTimeoutMs?: number;
+  /** A client connection idle between requests is closed after this long (default 60 s). */
+  clientIdleTimeoutMs?: number;
+}
+
+export interface ListenerDeps {
+  clock: Clock;
+  logger: Logger;
+  resolve: Resolver;
+  trustForwarded: boolean;
+  random?: () => number;
+  /** Called once the listener has closed (a mode releases what it owns). */
+  onClosed?: () => void;
+}
+
+/** Binds a server whose connections run the proxy engine with the mode's resolver. */
+export async function listen(options: ListenerOptions, deps: ListenerDeps): Promise<ProxyListener> {
+  const host = options.host ?? '127.0.0.1';
+  const drainTimeoutMs = options.drainTimeoutMs ?? 5_000;
+  const connections = new Set<ClientConnection>();
+  let onEmpty: (() => void) | undefined;
+  const ctx: EngineContext = {
+    clock: deps.clock,
+    logger: deps.logger,
+    resolve: deps.resolve,
+    trustForwarded: deps.trustForwarded,
+    clientIdleTimeoutMs: options.clientIdleTimeoutMs ?? 60_000,
+    random: deps.random ?? Math.random,
+    draining: false,
+    onClose(connection) {
+      connections.delete(connection as ClientConnection);
+      if (connections.size === 0) onEmpty?.();
+    },
+  };
+  const server: Server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+    if (ctx.draining) {
+      socket.destroy();
+      return;
+    }
+    connections.add(new ClientConnection(socket, ctx));
+  });
+  server.on('error', (error) => deps.logger.error({ err: error }, 'proxy: listener error'));
+  await new Promise<void>((resolve, reject) => {
+    const fail = (error: Error): void => reject(error);
+    server.once('error', fail);
+    server.listen(options.port, host, () => {
+      server.off('error', fail);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : options.port;
+
+  let closing: Promise<void> | undefined;
+  async function close(): Promise<void> {
+    ctx.draining = true;
+    const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const connection of [...connections]) connection.drain();
+    if (connections.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = deps.clock.setTimeout(resolve, drainTimeoutMs);
+        onEmpty = () => {
+          deps.clock.clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    for (const connection of [...connections]) connection.destroy();
+    await stopped;
+    deps.onClosed?.();
+  }
+
+  return {
+    port,
+    host,
+    get connections() {
+      return connections.size;
+    },
+    close() {
+      closing ??= close();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,17 @@
+export {
+  type CompiledRoute,
+  compileRoutes,
+  type HeaderSource,
+  type RouteCompileError,
+  RouteTable,
+  stripPrefix,
+  underPrefix,
+} from './route-table.ts';
+export {
+  type AbsoluteTarget,
+  DAPR_PREFIX,
+  type DaprTarget,
+  hostName,
+  splitAbsolute,
+  splitDapr,
+} from './target.ts';

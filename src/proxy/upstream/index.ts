@@ -1,0 +1,11 @@
+export { Cluster, type ClusterDeps, type ClusterWaiter, type UpstreamEndpoint } from './cluster.ts';
+export { ClusterManager, type ClusterManagerDeps } from './cluster-manager.ts';
+export { defaultServicePolicy } from './default-policy.ts';
+export {
+  type PoolAddress,
+  type PoolOptions,
+  UpstreamConnection,
+  type UpstreamOwner,
+  UpstreamPool,
+} from './pool.ts';
+export { type ExchangeSettings, exchangeSettings, hasOverrides } from './settings.ts';

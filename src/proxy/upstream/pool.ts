@@ -1,0 +1,272 @@
+import { connect, type Socket } from 'node:net';
+import type { Clock, TimerHandle } from '../../core/index.ts';
+
+/**
+ * Whoever holds an upstream connection (a client connection's exchange). The connection calls these
+ * instead of emitting events per request: its socket listeners are attached once, when it opens.
+ */
+export interface UpstreamOwner {
+  /** A new connection is open (a reused one is handed over open: `acquire` returns it connected). */
+  onUpstreamConnect(conn: UpstreamConnection): void;
+  onUpstreamData(conn: UpstreamConnection, chunk: Buffer): void;
+  onUpstreamDrain(conn: UpstreamConnection): void;
+  /** The upstream finished sending (FIN); a close-delimited response ends here. */
+  onUpstreamEnd(conn: UpstreamConnection): void;
+  /** The socket closed while owned: never connected (`conn.connected` false), reset or timed out. */
+  onUpstreamClose(conn: UpstreamConnection): void;
+}
+
+export interface PoolOptions {
+  /** Idle keep-alive connections kept per endpoint (default 64). */
+  maxIdle?: number;
+  /**
+   * An idle connection is closed after this long (default 4 s: below Node's 5 s server keep-alive
+   * timeout, so the upstream rarely closes one under us).
+   */
+  idleTimeoutMs?: number;
+  /** A connection not established after this long fails as a connect failure (default 5 s). */
+  connectTimeoutMs?: number;
+}
+
+export interface PoolAddress {
+  readonly address: string;
+  readonly port: number;
+}
+
+/**
+ * One TCP connection to an upstream endpoint. Its socket listeners are attached once and forward to
+ * the current `owner`, or to the pool while it is idle.
+ */
+export class UpstreamConnection {
+  readonly socket: Socket;
+  readonly pool: UpstreamPool;
+  owner: UpstreamOwner | null = null;
+  connected = false;
+  closed = false;
+  /** Taken out of the pool for good (an upgraded connection). */
+  detached = false;
+  /** Requests carried so far, the current one included; > 1 means the connection was reused. */
+  requests = 0;
+  idleSince = 0;
+  readonly generation: number;
+  /** The socket error's code (ECONNREFUSED, ECONNRESET, …) or CONNECT_TIMEOUT. */
+  errorCode: string | undefined = undefined;
+  connectTimer: TimerHandle | null = null;
+
+  constructor(pool: UpstreamPool, socket: Socket) {
+    this.pool = pool;
+    this.socket = socket;
+    this.generation = pool.generation;
+    socket.on('connect', this.handleConnect);
+    socket.on('data', this.handleData);
+    socket.on('drain', this.handleDrain);
+    socket.on('end', this.handleEnd);
+    socket.on('error', this.handleError);
+    socket.on('close', this.handleClose);
+  }
+
+  /** Whether the connection has been used before the current request (a candidate for staleness). */
+  get reused(): boolean {
+    return this.requests > 1;
+  }
+
+  destroy(): void {
+    if (!this.closed) this.socket.destroy();
+  }
+
+  private readonly handleConnect = (): void => {
+    this.connected = true;
+    this.pool.onConnect(this);
+    this.owner?.onUpstreamConnect(this);
+  };
+
+  private readonly handleData = (chunk: Buffer): void => {
+    const owner = this.owner;
+    // Bytes on an idle connection answer nothing we asked: the connection is out of sync.
+    if (owner === null) this.socket.destroy();
+    else owner.onUpstreamData(this, chunk);
+  };
+
+  private readonly handleDrain = (): void => {
+    this.owner?.onUpstreamDrain(this);
+  };
+
+  private readonly handleEnd = (): void => {
+    const owner = this.owner;
+    if (owner === null) this.socket.destroy();
+    else owner.onUpstreamEnd(this);
+  };
+
+  private readonly handleError = (error: NodeJS.ErrnoException): void => {
+    this.errorCode ??= error.code ?? 'ERROR';
+  };
+
+  private readonly handleClose = (): void => {
+    this.closed = true;
+    this.pool.onClose(this);
+    const owner = this.owner;
+    if (owner !== null) {
+      this.owner = null;
+      owner.onUpstreamClose(this);
+    }
+  };
+}
+
+/**
+ * Keep-alive connections to one endpoint: reused last-in first-out (the warmest socket, and the
+ * others age out), at most `maxIdle` kept, closed after `idleTimeoutMs` unused. A connection goes back
+ * to the pool only when the exchange on it ended cleanly (`release(conn, true)`); one that closes or
+ * errors while idle is dropped.
+ */
+export class UpstreamPool {
+  /** Bumped when the endpoint's address changes: older connections are not reused. */
+  generation = 0;
+  /** Open connections, idle and busy (detached ones excluded). */
+  open = 0;
+  private readonly idle: UpstreamConnection[] = [];
+  private closed = false;
+  private sweepTimer: TimerHandle | null = null;
+  private readonly maxIdle: number;
+  private readonly idleTimeoutMs: number;
+  private readonly connectTimeoutMs: number;
+
+  constructor(
+    private readonly target: PoolAddress,
+    private readonly clock: Clock,
+    options: PoolOptions = {},
+  ) {
+    this.maxIdle = options.maxIdle ?? 64;
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 4_000;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
+  }
+
+  get idleCount(): number {
+    return this.idle.length;
+  }
+
+  /**
+   * A connection for `owner`: the most recently idle one (returned with `connected` true; the caller
+   * starts writing at once), or a new one (`connected` false; `owner.onUpstreamConnect` or
+   * `onUpstreamClose` follows). `fresh` skips the idle ones (a retry after a stale connection).
+   */
+  acquire(owner: UpstreamOwner, fresh = false): UpstreamConnection {
+    const idle = this.idle;
+    // Connections idle for too long are closed by the sweep timer, not checked here (a clock read
+    // per request saved; one the upstream closed meanwhile is retried as stale by the caller).
+    while (!fresh && idle.length > 0) {
+      const conn = idle.pop()!;
+      if (conn.closed) continue;
+      conn.owner = owner;
+      conn.requests++;
+      return conn;
+    }
+    const socket = connect({
+      host: this.target.address,
+      port: this.target.port,
+      noDelay: true,
+      keepAlive: true,
+      keepAliveInitialDelay: 30_000,
+    });
+    const conn = new UpstreamConnection(this, socket);
+    conn.owner = owner;
+    conn.requests = 1;
+    this.open++;
+    if (this.connectTimeoutMs > 0) {
+      conn.connectTimer = this.clock.setTimeout(() => {
+        conn.connectTimer = null;
+        if (!conn.connected && !conn.closed) {
+          conn.errorCode = 'CONNECT_TIMEOUT';
+          conn.socket.destroy();
+        }
+      }, this.connectTimeoutMs);
+    }
+    return conn;
+  }
+
+  /**
+   * Ends the owner's use of `conn`: kept for reuse when `reusable` (the response was read whole, it
+   * allowed keep-alive and the request was sent whole), else closed.
+   */
+  release(conn: UpstreamConnection, reusable: boolean): void {
+    conn.owner = null;
+    if (
+      !reusable ||
+      conn.closed ||
+      conn.detached ||
+      this.closed ||
+      conn.generation !== this.generation ||
+      this.idle.length >= this.maxIdle
+    ) {
+      conn.destroy();
+      return;
+    }
+    conn.idleSince = this.clock.now();
+    // The owner may have paused it for backpressure.
+    if (conn.socket.isPaused()) conn.socket.resume();
+    this.idle.push(conn);
+    if (this.sweepTimer === null) this.armSweep(this.idleTimeoutMs);
+  }
+
+  /** Takes `conn` out of the pool's accounting for good (it carries an upgraded protocol now). */
+  detach(conn: UpstreamConnection): void {
+    if (conn.detached) return;
+    conn.detached = true;
+    this.open--;
+  }
+
+  /** The endpoint moved: connections to the old address are closed when idle or released. */
+  retarget(): void {
+    this.generation++;
+    this.closeIdle();
+  }
+
+  /** Closes idle connections now and every busy one when it is released. */
+  close(): void {
+    this.closed = true;
+    this.closeIdle();
+    if (this.sweepTimer !== null) this.clock.clearTimeout(this.sweepTimer);
+    this.sweepTimer = null;
+  }
+
+  /** @internal */
+  onConnect(conn: UpstreamConnection): void {
+    if (conn.connectTimer !== null) {
+      this.clock.clearTimeout(conn.connectTimer);
+      conn.connectTimer = null;
+    }
+  }
+
+  /** @internal */
+  onClose(conn: UpstreamConnection): void {
+    if (conn.connectTimer !== null) {
+      this.clock.clearTimeout(conn.connectTimer);
+      conn.connectTimer = null;
+    }
+    if (!conn.detached) this.open--;
+    if (conn.owner === null) {
+      const index = this.idle.lastIndexOf(conn);
+      if (index >= 0) this.idle.splice(index, 1);
+    }
+  }
+
+  private closeIdle(): void {
+    const idle = this.idle.splice(0);
+    for (const conn of idle) conn.destroy();
+  }
+
+  private armSweep(ms: number): void {
+    this.sweepTimer = this.clock.setTimeout(this.sweep, Math.max(1, ms));
+    this.sweepTimer.unref?.();
+  }
+
+  /** Closes connections idle for `idleTimeoutMs`; the oldest are at the bottom of the stack. */
+  private readonly sweep = (): void => {
+    this.sweepTimer = null;
+    const idle = this.idle;
+    const now = this.clock.now();
+    let expired = 0;
+    while (expired < idle.length && now - idle[expired].idleSince >= this.idleTimeoutMs) expired++;
+    if (expired > 0) for (const conn of idle.splice(0, expired)) conn.destroy();
+    if (idle.length > 0) this.armSweep(idle[0].idleSince + this.idleTimeoutMs - now);
+  };
+}

@@ -1,0 +1,253 @@
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Route } from '../../src/core/index.ts';
+import {
+  createInboundListener,
+  createProxy,
+  createStaticSource,
+  type ProxyListener,
+  type StaticSource,
+  type TrellisProxy,
+} from '../../src/proxy/index.ts';
+import {
+  echo,
+  eventually,
+  instance,
+  parseResponses,
+  rawExchange,
+  request,
+  startUpstream,
+  type Upstream,
+} from './proxy-helpers.ts';
+
+const logger = pino({ level: 'silent' });
+
+function route(name: string, service: string, match: Route['match'], extra: Partial<Route> = {}): Route {
+  return { name, priority: 0, match, service, stripPrefix: false, createdAt: 0, ...extra };
+}
+
+async function seen(port: number, method: string, path: string, headers: Record<string, string> = {}) {
+  const response = await request(port, method, path, { headers });
+  if (response.status !== 200) return { status: response.status, code: response.headers['x-trellis-error'] };
+  const body = JSON.parse(response.body);
+  return {
+    status: 200,
+    name: body.name as string,
+    url: body.url as string,
+    host: body.headers.host as string,
+    headers: body.headers,
+  };
+}
+
+describe('gateway routing', () => {
+  const upstreams: Upstream[] = [];
+  let proxy: TrellisProxy;
+  let gateway: ProxyListener;
+  let source: StaticSource;
+
+  beforeAll(async () => {
+    const names = ['api', 'admin', 'users', 'static', 'wild', 'exact-host', 'beta', 'any', 'post-only', 'v2'];
+    for (const name of names) upstreams.push(await startUpstream(echo(name)));
+    const routes: Route[] = [
+      route('api', 'api', { path: { prefix: '/api' } }, { stripPrefix: true }),
+      route('admin', 'admin', { path: { exact: '/api/admin' } }),
+      route('users', 'users', { path: { regex: '/users/[0-9]+' } }, { rewriteHost: 'users.internal' }),
+      route('static', 'static', { path: { prefix: '/static/' } }, { stripPrefix: true }),
+      route('wild', 'wild', { hosts: ['*.example.com'], path: { prefix: '/' } }),
+      route('exact-host', 'exact-host', { hosts: ['shop.example.com'], path: { prefix: '/' } }),
+      route(
+        'beta',
+        'beta',
+        { path: { prefix: '/feature' }, headers: [{ name: 'x-beta', exact: 'yes' }] },
+        { priority: 10 },
+      ),
+      route('any', 'any', { path: { prefix: '/feature' } }),
+      route('post-only', 'post-only', { path: { exact: '/submit' }, methods: ['POST'] }),
+      route('v2', 'v2', { path: { regex: '/v[0-9]+/.*' } }, { priority: 5 }),
+    ];
+    source = createStaticSource({
+      instances: names.map((name, i) => instance(name, upstreams[i].port)),
+      routes,
+    });
+    proxy = createProxy({ source, logger });
+    gateway = await proxy.gateway({ port: 0 });
+  });
+
+  afterAll(async () => {
+    await proxy.close();
+    for (const upstream of upstreams) await upstream.close();
+  });
+
+  it('matches exact paths before prefixes, and strips the prefix', async () => {
+    expect(await seen(gateway.port, 'GET', '/api/admin')).toMatchObject({ name: 'admin', url: '/api/admin' });
+    expect(await seen(gateway.port, 'GET', '/api/items?q=1')).toMatchObject({
+      name: 'api',
+      url: '/items?q=1',
+    });
+    expect(await seen(gateway.port, 'GET', '/api')).toMatchObject({ name: 'api', url: '/' });
+    expect(await seen(gateway.port, 'GET', '/static/css/site.css')).toMatchObject({
+      name: 'static',
+      url: '/css/site.css',
+    });
+  });
+
+  it('matches prefixes by path segment', async () => {
+    expect(await seen(gateway.port, 'GET', '/apix')).toEqual({ status: 404, code: 'NO_ROUTE' });
+  });
+
+  it('matches regexes over the whole path and rewrites the host', async () => {
+    const user = await seen(gateway.port, 'GET', '/users/42', { host: 'gw.local' });
+    expect(user).toMatchObject({ name: 'users', url: '/users/42', host: 'users.internal' });
+    expect(user.headers['x-forwarded-host']).toBe('gw.local');
+    expect(await seen(gateway.port, 'GET', '/users/abc')).toEqual({ status: 404, code: 'NO_ROUTE' });
+    expect(await seen(gateway.port, 'GET', '/v3/anything')).toMatchObject({ name: 'v2' });
+  });
+
+  it('matches exact hosts before wildcard hosts before any host', async () => {
+    expect(await seen(gateway.port, 'GET', '/x', { host: 'shop.example.com' })).toMatchObject({
+      name: 'exact-host',
+    });
+    expect(await seen(gateway.port, 'GET', '/x', { host: 'Blog.Example.com:8080' })).toMatchObject({
+      name: 'wild',
+    });
+    expect(await seen(gateway.port, 'GET', '/api/y', { host: 'a.b.example.com' })).toMatchObject({
+      name: 'wild',
+    });
+    expect(await seen(gateway.port, 'GET', '/api/y', { host: 'example.com' })).toMatchObject({ name: 'api' });
+  });
+
+  it('matches headers and methods, by priority', async () => {
+    expect(await seen(gateway.port, 'GET', '/feature/a', { 'x-beta': 'yes' })).toMatchObject({
+      name: 'beta',
+    });
+    expect(await seen(gateway.port, 'GET', '/feature/a', { 'x-beta': 'no' })).toMatchObject({ name: 'any' });
+    expect(await seen(gateway.port, 'POST', '/submit')).toMatchObject({ name: 'post-only' });
+    expect(await seen(gateway.port, 'GET', '/submit')).toEqual({ status: 404, code: 'NO_ROUTE' });
+  });
+
+  it('answers NO_ROUTE as JSON and keeps the connection open', async () => {
+    const raw = await rawExchange(
+      gateway.port,
+      'GET /nowhere HTTP/1.1\r\nhost: t\r\n\r\nGET /api/ok HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n',
+    );
+    const [missing, ok] = parseResponses(raw);
+    expect(missing.status).toBe(404);
+    expect(missing.headers['x-trellis-error']).toBe('NO_ROUTE');
+    expect(missing.headers['content-type']).toBe('application/json');
+    expect(JSON.parse(missing.body)).toEqual({
+      error: { code: 'NO_ROUTE', message: 'no route matches the request', details: [] },
+    });
+    expect(ok.status).toBe(200);
+  });
+
+  it('routes an absolute-form target by its authority', async () => {
+    const response = await request(gateway.port, 'GET', 'http://shop.example.com/cart');
+    expect(JSON.parse(response.body)).toMatchObject({ name: 'exact-host', url: '/cart' });
+  });
+
+  it('applies route changes at runtime', async () => {
+    source.update({
+      routes: [route('only', 'any', { path: { exact: '/only' } })],
+    });
+    await eventually(async () => (await seen(gateway.port, 'GET', '/only')).name === 'any');
+    expect(await seen(gateway.port, 'GET', '/api/admin')).toEqual({ status: 404, code: 'NO_ROUTE' });
+  });
+
+  it('answers NO_HEALTHY_UPSTREAM for a routed service without instances', async () => {
+    source.update({ routes: [route('ghost', 'ghost', { path: { prefix: '/' } })] });
+    await eventually(async () => (await seen(gateway.port, 'GET', '/x')).code === 'NO_HEALTHY_UPSTREAM');
+    const response = await request(gateway.port, 'GET', '/x');
+    expect(response.status).toBe(503);
+    expect(JSON.parse(response.body).error.code).toBe('NO_HEALTHY_UPSTREAM');
+  });
+});
+
+describe('sidecar listeners', () => {
+  let orders: Upstream;
+  let app: Upstream;
+  let proxy: TrellisProxy;
+  let outbound: ProxyListener;
+
+  beforeAll(async () => {
+    orders = await startUpstream(echo('orders'));
+    app = await startUpstream(echo('app'));
+    const source = createStaticSource({ instances: [instance('orders', orders.port)] });
+    proxy = createProxy({ source, logger });
+    outbound = await proxy.outbound({ port: 0 });
+  });
+
+  afterAll(async () => {
+    await proxy.close();
+    await orders.close();
+    await app.close();
+  });
+
+  it('outbound: addresses a service by an absolute-form target (HTTP_PROXY)', async () => {
+    const response = await request(outbound.port, 'GET', 'http://orders/items?id=7', {
+      headers: { host: 'orders' },
+    });
+    expect(JSON.parse(response.body)).toMatchObject({ name: 'orders', url: '/items?id=7' });
+  });
+
+  it('outbound: addresses a service by the Host header, with or without a port', async () => {
+    expect(await seen(outbound.port, 'GET', '/items', { host: 'orders' })).toMatchObject({
+      name: 'orders',
+      url: '/items',
+    });
+    expect(await seen(outbound.port, 'GET', '/items', { host: 'orders:7481' })).toMatchObject({
+      name: 'orders',
+      host: 'orders:7481',
+    });
+  });
+
+  it('outbound: rewrites Dapr-style invocation paths', async () => {
+    expect(
+      await seen(outbound.port, 'POST', '/v1.0/invoke/orders/method/items/9?x=1', { host: '127.0.0.1' }),
+    ).toMatchObject({ name: 'orders', url: '/items/9?x=1' });
+  });
+
+  it('outbound: an unknown service is NO_HEALTHY_UPSTREAM', async () => {
+    expect(await seen(outbound.port, 'GET', '/', { host: 'nobody' })).toEqual({
+      status: 503,
+      code: 'NO_HEALTHY_UPSTREAM',
+    });
+  });
+
+  it('outbound: keeps x-forwarded-proto from the app', async () => {
+    const got = await seen(outbound.port, 'GET', '/', { host: 'orders', 'x-forwarded-proto': 'https' });
+    expect(got.headers['x-forwarded-proto']).toBe('https');
+  });
+
+  it('inbound: forwards everything to the local app', async () => {
+    const inbound = await proxy.inbound({
+      port: 0,
+      app: { address: '127.0.0.1', port: app.port },
+      service: 'app',
+    });
+    try {
+      expect(await seen(inbound.port, 'GET', '/anything', { host: 'whatever' })).toMatchObject({
+        name: 'app',
+        url: '/anything',
+        host: 'whatever',
+      });
+      const posted = await request(inbound.port, 'PUT', '/thing', { body: 'payload' });
+      expect(JSON.parse(posted.body)).toMatchObject({ name: 'app', method: 'PUT', body: 'payload' });
+    } finally {
+      await inbound.close();
+    }
+  });
+
+  it('inbound: standalone, answers 502 when the app is down', async () => {
+    const down = await startUpstream(echo('down'));
+    const port = down.port;
+    await down.close();
+    const inbound = await createInboundListener({ port: 0, app: { address: '127.0.0.1', port }, logger });
+    try {
+      const response = await request(inbound.port, 'GET', '/');
+      expect(response.status).toBe(502);
+      expect(response.headers['x-trellis-error']).toBe('UPSTREAM_CONNECT_FAILED');
+    } finally {
+      await inbound.close();
+    }
+  });
+});

@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { ForwardHeadWriter, findHeader } from '../../../../src/proxy/engine/index.ts';
+import { createRequestParser } from '../../../../src/proxy/http1/index.ts';
+
+function parse(raw: string) {
+  const parser = createRequestParser();
+  expect(parser.execute(Buffer.from(raw, 'latin1'))).toBeGreaterThan(0);
+  return parser;
+}
+
+describe('ForwardHeadWriter', () => {
+  const INF = Number.POSITIVE_INFINITY;
+
+  it('adds x-forwarded-for/-proto, via and the deadline, and drops hop-by-hop headers', () => {
+    const writer = new ForwardHeadWriter('10.1.1.1', false);
+    const head = parse(
+      'GET /a HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, x-hop\r\nx-hop: 1\r\nX-Trellis-Deadline: 5\r\nAccept: */*\r\n\r\n',
+    );
+    const out = writer.write(head, undefined, undefined, false, 1_700_000_000_123.7, true).toString('latin1');
+    expect(out).toBe(
+      'GET /a HTTP/1.1\r\nHost: h\r\nAccept: */*\r\n' +
+        'x-forwarded-for: 10.1.1.1\r\nx-forwarded-proto: http\r\nvia: 1.1 trellis\r\n' +
+        'x-trellis-deadline: 1700000000123\r\nconnection: keep-alive\r\n\r\n',
+    );
+    // The reused line lists do not leak from one request into the next.
+    const second = writer.write(
+      parse('GET / HTTP/1.1\r\nHost: h\r\n\r\n'),
+      undefined,
+      undefined,
+      false,
+      INF,
+      false,
+    );
+    expect(second.toString('latin1')).not.toMatch(/deadline/);
+  });
+
+  it('appends to x-forwarded-for, rewrites target and host, and sets x-forwarded-host', () => {
+    const writer = new ForwardHeadWriter('10.1.1.1', false);
+    const head = parse(
+      'POST /api/x HTTP/1.1\r\nHost: gw\r\nX-Forwarded-For: 1.2.3.4\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: evil\r\n\r\n',
+    );
+    const out = writer.write(head, '/x', 'svc.internal', false, INF, false).toString('latin1');
+    expect(out).toBe(
+      'POST /x HTTP/1.1\r\nhost: svc.internal\r\n' +
+        'x-forwarded-for: 1.2.3.4, 10.1.1.1\r\nx-forwarded-proto: http\r\nx-forwarded-host: gw\r\nvia: 1.1 trellis\r\n' +
+        'connection: keep-alive\r\n\r\n',
+    );
+  });
+
+  it('keeps x-forwarded-proto and -host from a trusted client', () => {
+    const writer = new ForwardHeadWriter('127.0.0.1', true);
+    const head = parse(
+      'GET / HTTP/1.1\r\nHost: orders\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: app\r\n\r\n',
+    );
+    const out = writer.write(head, undefined, 'orders:80', false, INF, false).toString('latin1');
+    expect(out).toMatch(/\r\nX-Forwarded-Proto: https\r\n/);
+    expect(out).toMatch(/\r\nX-Forwarded-Host: app\r\n/);
+    expect(out).not.toMatch(/x-forwarded-proto: http\r\n/);
+  });
+
+  it('keeps Upgrade for an upgrade', () => {
+    const writer = new ForwardHeadWriter('127.0.0.1', false);
+    const head = parse('GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    const out = writer.write(head, undefined, undefined, true, INF, false).toString('latin1');
+    expect(out).toMatch(/\r\nUpgrade: websocket\r\n/);
+    expect(out).toMatch(/\r\nconnection: upgrade\r\n\r\n$/);
+  });
+});
+
+describe('findHeader', () => {
+  it('finds a header by lowercase name, case-insensitively', () => {
+    const head = parse('GET / HTTP/1.1\r\nHost: h\r\nX-User: alice\r\nx-userx: no\r\n\r\n');
+    expect(findHeader(head, 'x-user')).toBe(1);
+    expect(head.headerValue(findHeader(head, 'x-user'))).toBe('alice');
+    expect(findHeader(head, 'x-missing')).toBe(-1);
+  });
+});
