@@ -1,0 +1,84 @@
+import type { Instance, MeshChange, ServicePolicy } from '../core/index.ts';
+import { type ClusterDeps, SdkCluster } from './cluster.ts';
+
+export interface ClusterSource {
+  instancesOf(service: string): Instance[];
+  policy(service: string): ServicePolicy;
+}
+
+/**
+ * The clusters of the services this process calls, created on first use and kept in line with the
+ * watch's view: a change marks the clusters it touches stale, and a stale cluster resynchronises
+ * (endpoints updated in place, policy re-applied) at its next call, so services never called cost
+ * nothing.
+ */
+export class ClusterSet {
+  private readonly clusters = new Map<string, SdkCluster>();
+  private closed = false;
+
+  constructor(
+    private readonly source: ClusterSource,
+    private readonly deps: ClusterDeps,
+  ) {}
+
+  /** The cluster for `service`, up to date with the view. */
+  get(service: string): SdkCluster {
+    let cluster = this.clusters.get(service);
+    if (cluster === undefined) {
+      cluster = new SdkCluster(service, this.source.policy(service), this.deps);
+      cluster.setInstances(this.source.instancesOf(service));
+      if (!this.closed) this.clusters.set(service, cluster);
+    } else if (cluster.stale) {
+      cluster.stale = false;
+      cluster.applyPolicy(this.source.policy(service));
+      cluster.setInstances(this.source.instancesOf(service));
+    }
+    return cluster;
+  }
+
+  /** The view was replaced (a snapshot): everything may have changed. */
+  invalidateAll(): void {
+    for (const cluster of this.clusters.values()) cluster.stale = true;
+  }
+
+  invalidate(change: MeshChange): void {
+    switch (change.type) {
+      case 'instance.put':
+        this.mark(change.instance.service);
+        // An instance that moved to another service leaves its old cluster.
+        for (const cluster of this.clusters.values())
+          if (cluster.has(change.instance.id)) cluster.stale = true;
+        break;
+      case 'instance.delete':
+        this.mark(change.service);
+        break;
+      case 'service.delete':
+        this.mark(change.name);
+        break;
+      case 'policy.put':
+        this.mark(change.policy.service);
+        break;
+      case 'policy.delete':
+        this.mark(change.service);
+        break;
+      case 'service.put':
+      case 'route.put':
+      case 'route.delete':
+        break;
+      default:
+        this.invalidateAll();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const clusters = [...this.clusters.values()];
+    this.clusters.clear();
+    await Promise.all(clusters.map((cluster) => cluster.close()));
+  }
+
+  private mark(service: string): void {
+    const cluster = this.clusters.get(service);
+    if (cluster !== undefined) cluster.stale = true;
+  }
+}

@@ -1,0 +1,158 @@
+import { pino } from 'pino';
+import type { Response } from 'undici';
+import { createControlClient, type MeshWatch, watchMesh } from '../client/index.ts';
+import { type Clock, MeshError, parseDuration, systemClock, type TimerHandle } from '../core/index.ts';
+import { ClusterSet } from './clusters.ts';
+import { exchange } from './exchange.ts';
+import { createInterceptors } from './interceptors.ts';
+import { createPolicyLookup } from './policies.ts';
+import { registerInstance } from './registration.ts';
+import { createMeshRequest } from './request.ts';
+import { onShutdownSignal } from './signals.ts';
+import type { ConnectOptions, Mesh, Registration } from './types.ts';
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * Connects to the mesh: opens the watch on the control plane and resolves once the first view of the
+ * mesh has arrived. Rejects with CONTROL_PLANE_UNAVAILABLE when none arrives within `connectTimeout`
+ * (the watch retries with backoff until then), and at once when the control plane refuses the watch
+ * (e.g. UNAUTHORIZED).
+ */
+export async function connect(options: ConnectOptions): Promise<Mesh> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? pino({ level: 'silent' });
+  const random = options.random ?? Math.random;
+  const connectTimeoutMs = parseDuration(options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS);
+
+  let clusters: ClusterSet | undefined;
+  let lastError: MeshError | undefined;
+  let refuse: ((error: MeshError) => void) | undefined;
+  const watch = watchMesh({
+    url: options.control,
+    token: options.token,
+    clock,
+    logger,
+    random,
+    onSnapshot: () => clusters?.invalidateAll(),
+    onChange: (change) => clusters?.invalidate(change),
+    onError(error) {
+      lastError = error;
+      if (!error.retryable) refuse?.(error);
+    },
+  });
+  const client = createControlClient({ url: options.control, token: options.token });
+
+  try {
+    await firstView(
+      watch,
+      clock,
+      connectTimeoutMs,
+      () => lastError,
+      (reject) => {
+        refuse = reject;
+      },
+    );
+  } catch (error) {
+    await watch.close().catch(() => {});
+    await client.close().catch(() => {});
+    throw error;
+  }
+  refuse = undefined;
+
+  const policy = createPolicyLookup(watch);
+  clusters = new ClusterSet(
+    { instancesOf: (service) => watch.instancesOf(service), policy },
+    { clock, logger, random },
+  );
+  const liveClusters = clusters;
+  const interceptors = createInterceptors();
+  const registrations = new Set<Registration>();
+  const deps = { clock, random, logger };
+  let closing: Promise<void> | undefined;
+  let uninstallSignals: (() => void) | undefined;
+
+  const closedError = (what: string) =>
+    new MeshError('INTERNAL', `mesh.${what}() was called after mesh.close()`);
+
+  const mesh: Mesh = {
+    interceptors,
+    async register(registerOptions) {
+      if (closing) throw closedError('register');
+      const registration = await registerInstance(registerOptions, {
+        client,
+        clock,
+        logger,
+        onGone: (gone) => registrations.delete(gone),
+      });
+      if (closing) {
+        await registration.deregister().catch(() => {});
+        throw closedError('register');
+      }
+      registrations.add(registration);
+      return registration;
+    },
+    async fetch(service, path, init) {
+      if (closing) throw closedError('fetch');
+      const request = await interceptors.runRequest(createMeshRequest(service, path, init));
+      const outcome: Promise<Response> = (async () =>
+        exchange(liveClusters.get(request.service), request, deps))();
+      return interceptors.runResponse(outcome, request);
+    },
+    instances: (service) => watch.instancesOf(service),
+    policy,
+    connected: () => watch.connected(),
+    close() {
+      closing ??= (async () => {
+        uninstallSignals?.();
+        await Promise.all(
+          [...registrations].map((registration) =>
+            registration.deregister().catch((error) => {
+              logger.warn({ err: error, id: registration.id }, 'mesh sdk: could not deregister on close');
+            }),
+          ),
+        );
+        await watch.close();
+        await liveClusters.close();
+        await client.close();
+      })();
+      return closing;
+    },
+  };
+  if (options.handleSignals) uninstallSignals = onShutdownSignal(() => mesh.close());
+  return mesh;
+}
+
+/** Waits for the watch's first view, the timeout, or a refusal, whichever comes first. */
+function firstView(
+  watch: MeshWatch,
+  clock: Clock,
+  timeoutMs: number,
+  lastError: () => MeshError | undefined,
+  onRefusal: (reject: (error: MeshError) => void) => void,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let timer: TimerHandle | undefined;
+    const settle = (error?: unknown) => {
+      if (timer !== undefined) clock.clearTimeout(timer);
+      timer = undefined;
+      if (error === undefined) resolve();
+      else reject(error);
+    };
+    onRefusal((error) => settle(error));
+    timer = clock.setTimeout(() => {
+      const last = lastError();
+      const reason = last ? last.message : `no view of the mesh within ${timeoutMs} ms`;
+      settle(
+        new MeshError('CONTROL_PLANE_UNAVAILABLE', `connect: ${reason}`, {
+          details: [{ message: reason }],
+          cause: last,
+        }),
+      );
+    }, timeoutMs);
+    watch.ready().then(
+      () => settle(),
+      (error) => settle(error),
+    );
+  });
+}

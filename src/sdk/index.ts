@@ -1,0 +1,17 @@
+export { connect } from './connect.ts';
+export type {
+  ConnectOptions,
+  ErrorInterceptor,
+  InterceptorManager,
+  Interceptors,
+  Mesh,
+  MeshBody,
+  MeshFetchInit,
+  MeshHeadersInit,
+  MeshRequest,
+  MeshResponse,
+  RegisterOptions,
+  Registration,
+  RequestInterceptor,
+  ResponseInterceptor,
+} from './types.ts';

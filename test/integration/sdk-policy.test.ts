@@ -1,0 +1,93 @@
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolvePolicy } from '../../src/config/index.ts';
+import { DEADLINE_HEADER, isMeshError } from '../../src/core/index.ts';
+import { connect, type Mesh } from '../../src/index.ts';
+import { eventually, startTestControl, type TestControl } from '../helpers/control.ts';
+import { type App, startApp } from './sdk-apps.ts';
+
+const logger = pino({ level: 'silent' });
+
+describe("SDK: the services' policies from the mesh, applied live", () => {
+  let node: TestControl;
+  let mesh: Mesh;
+  const web: App[] = [];
+  const cleanup: Array<() => Promise<unknown>> = [];
+
+  beforeAll(async () => {
+    node = await startTestControl();
+    cleanup.push(() => node.close());
+    mesh = await connect({ control: node.url, logger });
+    cleanup.push(() => mesh.close());
+    for (const name of ['web-1', 'web-2', 'web-3']) {
+      const app = await startApp(name);
+      cleanup.push(() => app.close());
+      web.push(app);
+      await mesh.register({ service: 'web', port: app.port, healthPath: '/health', checkInterval: '200ms' });
+    }
+    const slow = await startApp('slow', (_request, res) => {
+      const timer = setTimeout(() => res.end('late'), 2_000);
+      res.on('close', () => clearTimeout(timer));
+    });
+    cleanup.push(() => slow.close());
+    await mesh.register({ service: 'slow', port: slow.port, healthPath: '/health', checkInterval: '200ms' });
+    await eventually(
+      () =>
+        mesh.instances('web').filter((instance) => instance.health === 'healthy').length === 3 &&
+        mesh.instances('slow')[0]?.health === 'healthy',
+      10_000,
+    );
+  });
+
+  afterAll(async () => {
+    for (const step of cleanup.reverse()) await step().catch(() => {});
+  });
+
+  async function setPolicy(service: string, input: unknown): Promise<void> {
+    const policy = resolvePolicy(service, input);
+    await node.registry.setPolicy(service, policy);
+    await eventually(() => JSON.stringify(mesh.policy(service)) === JSON.stringify(policy));
+  }
+
+  it('balances round-robin over three instances when the policy says so', async () => {
+    // Warm the cluster up on the default (ewma) first: the switch must happen in place.
+    await (await mesh.fetch('web', '/warm')).text();
+    await setPolicy('web', { loadBalancer: { kind: 'round-robin' } });
+    const before = web.map((app) => app.requests.length);
+    for (let i = 0; i < 90; i++) await (await mesh.fetch('web', `/rr/${i}`)).text();
+    expect(web.map((app, index) => app.requests.length - before[index])).toEqual([30, 30, 30]);
+
+    await node.registry.deletePolicy('web');
+    await eventually(() => mesh.policy('web').loadBalancer.kind === 'ewma');
+  });
+
+  it("applies the policy's request timeout and sends it as the deadline", async () => {
+    await setPolicy('web', { timeout: { requestMs: '4s' } });
+    const before = Date.now();
+    const seen = (await (await mesh.fetch('web', '/deadline')).json()) as { headers: Record<string, string> };
+    const deadline = Number(seen.headers[DEADLINE_HEADER]);
+    expect(deadline).toBeGreaterThanOrEqual(before + 4_000);
+    expect(deadline).toBeLessThanOrEqual(Date.now() + 4_000);
+
+    await setPolicy('slow', { timeout: { requestMs: '250ms' } });
+    const started = Date.now();
+    const error = await mesh.fetch('slow', '/').catch((caught: unknown) => caught);
+    expect(isMeshError(error) && error.code).toBe('UPSTREAM_TIMEOUT');
+    expect(Date.now() - started).toBeLessThan(1_800);
+  });
+
+  it('answers OVERFLOW at once when the concurrency limits are full', async () => {
+    await setPolicy('slow', {
+      concurrency: { maxInFlight: 1, maxPending: 0 },
+      timeout: { requestMs: '10s' },
+    });
+    const first = mesh.fetch('slow', '/held');
+    const started = Date.now();
+    await expect(mesh.fetch('slow', '/second')).rejects.toMatchObject({ code: 'OVERFLOW', status: 503 });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(await (await first).text()).toBe('late');
+    // The slot came back with the body.
+    const again = mesh.fetch('slow', '/third');
+    expect(await (await again).text()).toBe('late');
+  });
+});
