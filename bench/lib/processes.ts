@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -22,6 +22,29 @@ export function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+}
+
+/**
+ * On-CPU nanoseconds of all threads of a process so far, from each /proc/PID/task/TID/schedstat (ns
+ * resolution, unlike the clock ticks of /proc/PID/stat). Threads that exited are not counted.
+ */
+export function cpuNanoseconds(pid: number): number {
+  let total = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      total += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended between readdir and read
+    }
+  }
+  return total;
+}
+
+/** CPU seconds (user + system) of this process's children that have exited and been reaped. */
+export function reapedChildrenCpuSeconds(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS_PER_SECOND;
 }
 
 /** Resident memory of a process in MiB. */
@@ -51,16 +74,25 @@ export interface Started {
   stop(): Promise<void>;
 }
 
+export interface StartOptions {
+  cwd?: string;
+  /** false: stdout goes to this process's stdout (default: discarded). */
+  quiet?: boolean;
+  /** Append stdout and stderr to this file instead (stderr is inherited otherwise). */
+  logFile?: string;
+}
+
 /** Starts a process and returns a handle that stops it by PID (SIGTERM, then SIGKILL). */
-export function startProcess(
-  command: string,
-  args: string[],
-  options: { cwd?: string; quiet?: boolean } = {},
-): Started {
+export function startProcess(command: string, args: string[], options: StartOptions = {}): Started {
+  const logFd = options.logFile === undefined ? undefined : openSync(options.logFile, 'a');
   const child = spawn(command, args, {
     cwd: options.cwd ?? ROOT,
-    stdio: ['ignore', options.quiet === false ? 'inherit' : 'ignore', 'inherit'],
+    stdio:
+      logFd === undefined
+        ? ['ignore', options.quiet === false ? 'inherit' : 'ignore', 'inherit']
+        : ['ignore', logFd, logFd],
   });
+  if (logFd !== undefined) closeSync(logFd);
   if (child.pid === undefined) throw new Error(`could not start ${command}`);
   const pid = child.pid;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -1,0 +1,233 @@
+import { median } from '../lib/stats.ts';
+import { LABELS, type TargetId } from './targets.ts';
+import { type WrkResult, wrkErrors } from './wrk.ts';
+
+export type TestName = 'saturation' | 'paced';
+
+/** One wrk run against one target, with what the processes involved spent meanwhile. */
+export interface Sample {
+  round: number;
+  test: TestName;
+  target: TargetId;
+  wrk: WrkResult;
+  /** NaN for direct (no proxy). */
+  proxyCpuNs: number;
+  upstreamCpuNs: number;
+  wrkCpuNs: number;
+  /** Busy CPU on the whole machine not used by wrk, the upstream, the proxy or the harness. */
+  foreignCpuNs: number;
+  stealNs: number;
+  /** Highest proxy RSS seen during the run; NaN for direct. */
+  rssMiB: number;
+}
+
+export interface RunInfo {
+  date: string;
+  machine: string;
+  versions: string;
+  rounds: number;
+  seconds: number;
+  connections: number;
+  rate: number;
+  pacedConnections: number;
+  coreLoad: number;
+  coreProxy: number;
+  bodyBytes: number;
+}
+
+/** The issue's targets for Trellis's gateway, per core. */
+export const TARGETS = {
+  haproxyRatio: 0.5,
+  cpuUsPerRequest: 40,
+  addedP50Ms: 0.25,
+  addedP90Ms: 0.5,
+  rssMB: 60,
+};
+
+/** Per-target figures: medians over rounds of per-round values (ratios and deltas taken within a round). */
+export interface Figures {
+  requestsPerSecond: number;
+  toHaproxy: number;
+  toDirect: number;
+  p50Ms: number;
+  p99Ms: number;
+  addedP50Ms: number;
+  addedP90Ms: number;
+  addedP99Ms: number;
+  pacedRequestsPerSecond: number;
+  cpuUsPerRequest: number;
+  rssMiB: number;
+  errors: number;
+}
+
+/** Others' CPU during a run above this many cores makes the run suspect. */
+export const NOISY_CORES = 0.1;
+
+/** Cores' worth of CPU that other processes used during a run. */
+export function othersCores(sample: Sample): number {
+  return sample.foreignCpuNs / (sample.wrk.duration_us * 1000);
+}
+
+const rate = (sample: Sample | undefined) =>
+  sample === undefined ? Number.NaN : sample.wrk.requests / (sample.wrk.duration_us / 1e6);
+
+export function figures(samples: Sample[], target: TargetId): Figures {
+  const rounds = [...new Set(samples.map((sample) => sample.round))];
+  const find = (test: TestName, id: TargetId, round: number) =>
+    samples.find((s) => s.test === test && s.target === id && s.round === round);
+  const over = (fn: (round: number) => number) => median(rounds.map(fn));
+  const ratio = (base: TargetId) =>
+    over((r) => rate(find('saturation', target, r)) / rate(find('saturation', base, r)));
+  const added = (key: 'p50_us' | 'p90_us' | 'p99_us') =>
+    over((r) => {
+      const mine = find('paced', target, r);
+      const direct = find('paced', 'direct', r);
+      return mine && direct ? (mine.wrk[key] - direct.wrk[key]) / 1000 : Number.NaN;
+    });
+  const mine = samples.filter((sample) => sample.target === target);
+  return {
+    requestsPerSecond: over((r) => rate(find('saturation', target, r))),
+    toHaproxy: ratio('haproxy'),
+    toDirect: ratio('direct'),
+    p50Ms: over((r) => (find('saturation', target, r)?.wrk.p50_us ?? Number.NaN) / 1000),
+    p99Ms: over((r) => (find('saturation', target, r)?.wrk.p99_us ?? Number.NaN) / 1000),
+    addedP50Ms: added('p50_us'),
+    addedP90Ms: added('p90_us'),
+    addedP99Ms: added('p99_us'),
+    pacedRequestsPerSecond: over((r) => rate(find('paced', target, r))),
+    cpuUsPerRequest: over((r) => {
+      const sample = find('saturation', target, r);
+      return sample && sample.wrk.requests > 0 ? sample.proxyCpuNs / 1000 / sample.wrk.requests : Number.NaN;
+    }),
+    rssMiB: over((r) => find('paced', target, r)?.rssMiB ?? Number.NaN),
+    errors: mine.reduce((sum, sample) => sum + wrkErrors(sample.wrk), 0),
+  };
+}
+
+const toMB = (mib: number) => (mib * 1024 * 1024) / 1e6;
+const num = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : '–');
+const count = (value: number) => (Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : '–');
+const signed = (value: number) =>
+  Number.isFinite(value) ? `${value >= 0 ? '+' : ''}${value.toFixed(3)}` : '–';
+const cell = (text: string) => text.replaceAll('|', '\\|').replace(/\s+/g, ' ').trim();
+
+export function renderReport(
+  info: RunInfo,
+  order: TargetId[],
+  unavailable: Partial<Record<TargetId, string>>,
+  samples: Sample[],
+  idle?: { plainMiB: number; tsxMiB: number },
+): string {
+  const out: string[] = [];
+  out.push(`## Proxy benchmark — ${info.date}`, '');
+  out.push(`${info.machine}; ${info.versions}.`);
+  out.push(
+    `wrk and the upstream (nginx, 1 process, \`return 200\` with a ${info.bodyBytes}-byte body, keep-alive) on CPU ${info.coreLoad}; ` +
+      `each proxy alone on CPU ${info.coreProxy}, single-threaded. ${info.rounds} interleaved round(s), medians; ` +
+      'ratios and added latency are taken within each round, then the median.',
+  );
+  out.push('');
+  out.push(
+    `req/s, p50, p99: saturation, \`wrk -t1 -c${info.connections} -d${info.seconds}s\`. ` +
+      `Added p50/p90/p99: at ~${info.rate.toLocaleString('en-US')} req/s over ${info.pacedConnections} connections ` +
+      `(random think time, ${info.seconds}s), minus direct in the same round. ` +
+      "CPU: the proxy's on-CPU time (all threads, /proc schedstat) per request at saturation. " +
+      "RSS: the proxy's highest resident memory during the paced run.",
+  );
+  out.push('');
+  out.push(
+    '| proxy | req/s | × HAProxy | × direct | p50 ms | p99 ms | added p50 ms | added p90 ms | added p99 ms | CPU µs/req | RSS MiB | errors |',
+  );
+  out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const id of order) {
+    const reason = unavailable[id];
+    if (reason !== undefined) {
+      out.push(`| ${LABELS[id]} | not available: ${cell(reason)} |${' – |'.repeat(10)}`);
+      continue;
+    }
+    const f = figures(samples, id);
+    const direct = id === 'direct';
+    out.push(
+      `| ${LABELS[id]} | ${count(f.requestsPerSecond)} | ${num(f.toHaproxy, 2)} | ${num(f.toDirect, 2)} | ` +
+        `${num(f.p50Ms, 3)} | ${num(f.p99Ms, 3)} | ` +
+        `${direct ? '0' : signed(f.addedP50Ms)} | ${direct ? '0' : signed(f.addedP90Ms)} | ${direct ? '0' : signed(f.addedP99Ms)} | ` +
+        `${num(f.cpuUsPerRequest, 1)} | ${num(f.rssMiB, 1)} | ${f.errors} |`,
+    );
+  }
+  out.push('');
+  const direct = samples.filter((s) => s.target === 'direct' && s.test === 'paced');
+  if (direct.length > 0) {
+    const ms = (key: 'p50_us' | 'p90_us' | 'p99_us') => num(median(direct.map((s) => s.wrk[key] / 1000)), 3);
+    const achieved = order
+      .filter((id) => unavailable[id] === undefined)
+      .map((id) => figures(samples, id).pacedRequestsPerSecond);
+    out.push(
+      `Direct at the paced rate: p50 ${ms('p50_us')} ms, p90 ${ms('p90_us')} ms, p99 ${ms('p99_us')} ms; ` +
+        `achieved paced rates ${count(Math.min(...achieved))}–${count(Math.max(...achieved))} req/s.`,
+    );
+  }
+  if (idle !== undefined) {
+    out.push(
+      `The Node proxies run under \`node --import tsx\`; RSS floor: an idle node:http server is ${num(idle.plainMiB, 1)} MiB ` +
+        `under plain node, ${num(idle.tsxMiB, 1)} MiB under tsx.`,
+    );
+  }
+  const foreign = samples.map(othersCores);
+  const steal = samples.map((s) => s.stealNs / (s.wrk.duration_us * 1000));
+  const noisy = samples.filter((s) => othersCores(s) > NOISY_CORES);
+  const noisyList =
+    noisy.length <= 6
+      ? noisy.map((s) => `${s.target} ${s.test} r${s.round}`).join(', ')
+      : 'listed in the log';
+  out.push(
+    `Noise: CPU used by other processes during the runs, in cores: median ${num(median(foreign), 2)}, ` +
+      `max ${num(Math.max(...foreign.filter(Number.isFinite)), 2)}; steal median ${num(median(steal), 2)}. ` +
+      (noisy.length === 0
+        ? `No run saw more than ${NOISY_CORES} cores of others' work.`
+        : `${noisy.length} of ${samples.length} runs saw more than ${NOISY_CORES} (${noisyList}): ` +
+          'their figures are skewed; rerun on a quiet machine.'),
+  );
+  const spread = order
+    .filter((id) => unavailable[id] === undefined)
+    .map((id) => {
+      const rates = samples.filter((s) => s.target === id && s.test === 'saturation').map(rate);
+      return `${id} ${count(Math.min(...rates))}–${count(Math.max(...rates))}`;
+    });
+  out.push(`Saturation req/s across rounds (min–max): ${spread.join('; ')}.`);
+  out.push('');
+  out.push(renderVerdict(samples, unavailable.trellis, idle?.tsxMiB));
+  return out.join('\n');
+}
+
+/** One line: Trellis's gateway against each of the issue's targets. */
+export function renderVerdict(
+  samples: Sample[],
+  unavailable: string | undefined,
+  tsxFloorMiB?: number,
+): string {
+  if (unavailable !== undefined) return `**Verdict: Trellis gateway not available (${cell(unavailable)}).**`;
+  if (!samples.some((sample) => sample.target === 'trellis'))
+    return '**Verdict: Trellis gateway not measured.**';
+  const f = figures(samples, 'trellis');
+  const rssMB = toMB(f.rssMiB);
+  const checks = [
+    [
+      `${num(f.toHaproxy, 2)}× HAProxy req/s (≥ ${TARGETS.haproxyRatio.toFixed(2)})`,
+      f.toHaproxy >= TARGETS.haproxyRatio,
+    ],
+    [
+      `${num(f.cpuUsPerRequest, 1)} µs CPU/req (≤ ${TARGETS.cpuUsPerRequest})`,
+      f.cpuUsPerRequest <= TARGETS.cpuUsPerRequest,
+    ],
+    [`added p50 ${signed(f.addedP50Ms)} ms (≤ +${TARGETS.addedP50Ms})`, f.addedP50Ms <= TARGETS.addedP50Ms],
+    [`added p90 ${signed(f.addedP90Ms)} ms (≤ +${TARGETS.addedP90Ms})`, f.addedP90Ms <= TARGETS.addedP90Ms],
+    [
+      `RSS ${num(rssMB, 1)} MB (< ${TARGETS.rssMB} MB${tsxFloorMiB === undefined ? '' : `; idle Node under tsx: ${num(toMB(tsxFloorMiB), 1)} MB`})`,
+      rssMB < TARGETS.rssMB,
+    ],
+  ] as const;
+  const missed = checks.filter(([, pass]) => !pass).length;
+  const parts = checks.map(([text, pass]) => `${text} ${pass ? 'PASS' : 'MISS'}`);
+  const summary = missed === 0 ? 'meets every target' : `misses ${missed} of ${checks.length} targets`;
+  return `**Verdict: Trellis gateway ${summary}:** ${parts.join(' · ')}.`;
+}
