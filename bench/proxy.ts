@@ -1,9 +1,12 @@
 /**
  * npm run bench:proxy — one 1 KiB keep-alive upstream reached directly and through HAProxy, nginx,
- * http-proxy, @fastify/http-proxy and Trellis's gateway, each proxy pinned alone to one core, in one
- * run on 127.0.0.1 (after ../shared/reference/proxy-bench). Per proxy and round: saturation
- * (req/s, p50/p99, CPU per request) and a paced ~1,000 req/s load (added p50/p90/p99 against direct
- * in the same round, RSS). Prints a markdown table and a verdict against issue 3's targets.
+ * http-proxy, @fastify/http-proxy, Trellis's gateway and Trellis's sidecar (its inbound listener),
+ * each proxy pinned alone to one core, in one run on 127.0.0.1 (after ../shared/reference/proxy-bench).
+ * Trellis runs as a user runs it: built to plain JavaScript and started with `node bin/trellis.js
+ * gateway|proxy`, fed by a control plane (`trellis start`) that knows the upstream and the route.
+ * Per proxy and round: saturation (req/s, p50/p99, CPU per request) and a paced ~1,000 req/s load
+ * (added p50/p90/p99 against direct in the same round, RSS). Prints a markdown table and, per Trellis
+ * target, a verdict against issue 3's targets.
  *
  * Env: QUICK=1 (1 round of 2 s runs, about a minute), ROUNDS (3), DUR (5 s), WARM (5 s),
  * CONNS (32), RATE (1000), PACED_CONNS (16), CORE_LOAD (0), CORE_PROXY (1), BODY_BYTES (1024),
@@ -18,7 +21,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cpuNanoseconds, rssMiB, type Started } from './lib/processes.ts';
+import { cpuNanoseconds, residentMiB, rssMiB, type Started } from './lib/processes.ts';
 import { ensureCommands } from './lib/system.ts';
 import {
   NOISY_CORES,
@@ -33,13 +36,16 @@ import {
   type Environment,
   idleNodeRss,
   logTail,
+  startControlPlane,
   startTarget,
   startUpstream,
   TARGET_IDS,
   type Target,
   type TargetId,
+  TRELLIS_IDS,
   type Upstream,
 } from './proxy/targets.ts';
+import { seedControlPlane, stageTrellis } from './proxy/trellis.ts';
 import { runWrk, stopRunningWrk } from './proxy/wrk.ts';
 
 const QUICK = process.env.QUICK === '1';
@@ -116,19 +122,32 @@ async function main(): Promise<void> {
   const upstream = await startUpstream(env);
   const targets: Target[] = [];
   const unavailable: Partial<Record<TargetId, string>> = {};
+  const notes: string[] = [];
+  if (selected.some((id) => TRELLIS_IDS.includes(id))) {
+    try {
+      await startTrellis(env, upstream, notes);
+    } catch (error) {
+      const message = (error as Error).message;
+      log(`Trellis not available:\n${message}`);
+      for (const id of TRELLIS_IDS) unavailable[id] = reasonOf(message);
+    }
+  }
+  const trellisIdleMiB: Partial<Record<TargetId, number>> = {};
   for (const id of selected) {
+    if (unavailable[id] !== undefined) continue;
     let target: Target | undefined;
     try {
       target = await startTarget(env, id, upstream);
       await checkBody(env, target);
       targets.push(target);
+      if (TRELLIS_IDS.includes(id) && target.pid !== undefined) trellisIdleMiB[id] = rssMiB(target.pid);
     } catch (error) {
       // Out of the way of the others' runs at once (the final cleanup waits for it by PID).
       if (target?.pid !== undefined && isAlive(target.pid)) process.kill(target.pid, 'SIGTERM');
-      if (id !== 'trellis') throw error;
+      if (!TRELLIS_IDS.includes(id)) throw error;
       const message = (error as Error).message;
-      log(`Trellis gateway not available:\n${message}`);
-      unavailable.trellis = reasonOf(message);
+      log(`${id} not available:\n${message}`);
+      unavailable[id] = reasonOf(message);
     }
   }
   const idle = await idleNodeRss(env);
@@ -151,9 +170,9 @@ async function main(): Promise<void> {
         if (unavailable[target.id] !== undefined) continue;
         if (target.pid !== undefined && !isAlive(target.pid)) {
           const tail = logTail(env, target.id);
-          if (target.id !== 'trellis') throw new Error(`${target.id} died:\n${tail}`);
-          log(`Trellis gateway died in round ${round}:\n${tail}`);
-          unavailable.trellis = `exited during round ${round}: ${reasonOf(tail)}`;
+          if (!TRELLIS_IDS.includes(target.id)) throw new Error(`${target.id} died:\n${tail}`);
+          log(`${target.id} died in round ${round}:\n${tail}`);
+          unavailable[target.id] = `exited during round ${round}: ${reasonOf(tail)}`;
           continue;
         }
         const connections = test === 'saturation' ? CONNS : PACED_CONNS;
@@ -187,7 +206,27 @@ async function main(): Promise<void> {
     coreProxy: CORE_PROXY,
     bodyBytes: BODY_BYTES,
   };
-  console.log(renderReport(info, selected, unavailable, samples, idle));
+  console.log(
+    renderReport(info, selected, unavailable, samples, { ...idle, trellisMiB: trellisIdleMiB }, notes),
+  );
+}
+
+/**
+ * Builds and stages Trellis, starts its control plane and gives it the upstream and the route; the
+ * gateway and sidecar targets then start from the staged package (env.trellis).
+ */
+async function startTrellis(env: Environment, upstream: Upstream, notes: string[]): Promise<void> {
+  log('building Trellis (tsconfig.build.json) into the run folder');
+  const staged = stageTrellis(env.dir);
+  if (staged.warnings !== '') {
+    log(`tsc reported errors (measuring what it emitted):\n${staged.warnings.slice(0, 2000)}`);
+    notes.push(
+      'tsc reported type errors in the sources it built (work in progress?); the figures are for what it emitted.',
+    );
+  }
+  const control = await startControlPlane(env, staged.bin);
+  await seedControlPlane(control.url, upstream.port);
+  env.trellis = { bin: staged.bin, control: control.url };
 }
 
 async function measure(
@@ -199,12 +238,12 @@ async function measure(
   delayMs: number | undefined,
 ): Promise<Sample> {
   const pid = target.pid;
-  let rss = Number.NaN;
+  let rss = { total: Number.NaN, anon: Number.NaN, file: Number.NaN };
   const sampleRss = () => {
     if (pid === undefined) return;
     try {
-      const now = rssMiB(pid);
-      rss = Number.isNaN(rss) ? now : Math.max(rss, now);
+      const now = residentMiB(pid);
+      if (!(now.total <= rss.total)) rss = now;
     } catch {
       // gone; the next liveness check reports it
     }
@@ -252,7 +291,9 @@ async function measure(
     wrkCpuNs,
     foreignCpuNs,
     stealNs: machineAfter.stealNs - machineBefore.stealNs,
-    rssMiB: rss,
+    rssMiB: rss.total,
+    rssAnonMiB: rss.anon,
+    rssFileMiB: rss.file,
   };
 }
 
@@ -377,14 +418,13 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** A one-line reason for the table: the gateway script's own error line, else the first error line. */
+/** A one-line reason for the table: the first line that says error, else the last line. */
 function reasonOf(text: string): string {
   const lines = text
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line !== '' && !line.startsWith('at '));
-  const own = lines.find((line) => line.startsWith('trellis-gateway: error: '));
-  const reason = own?.slice('trellis-gateway: error: '.length) ?? lines.find((line) => /error/i.test(line));
+  const reason = lines.find((line) => /error/i.test(line));
   return (reason ?? lines.at(-1) ?? 'unknown').slice(0, 200);
 }
 

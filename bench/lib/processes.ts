@@ -49,9 +49,18 @@ export function reapedChildrenCpuSeconds(): number {
 
 /** Resident memory of a process in MiB. */
 export function rssMiB(pid: number): number {
+  return residentMiB(pid).total;
+}
+
+/**
+ * Resident memory of a process in MiB: all of it, the anonymous part (heaps, stacks) and the part
+ * backed by files (the executable's and libraries' pages, which every process running them shares).
+ */
+export function residentMiB(pid: number): { total: number; anon: number; file: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
-  return kib / 1024;
+  const field = (name: string) =>
+    Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN) / 1024;
+  return { total: field('VmRSS'), anon: field('RssAnon'), file: field('RssFile') };
 }
 
 export async function waitForHttp(url: string, timeoutMs = 20_000): Promise<void> {

@@ -1,5 +1,5 @@
 import { median } from '../lib/stats.ts';
-import { LABELS, type TargetId } from './targets.ts';
+import { LABELS, type TargetId, TRELLIS_IDS } from './targets.ts';
 import { type WrkResult, wrkErrors } from './wrk.ts';
 
 export type TestName = 'saturation' | 'paced';
@@ -17,8 +17,10 @@ export interface Sample {
   /** Busy CPU on the whole machine not used by wrk, the upstream, the proxy or the harness. */
   foreignCpuNs: number;
   stealNs: number;
-  /** Highest proxy RSS seen during the run; NaN for direct. */
+  /** Highest proxy RSS seen during the run, and its anonymous and file-backed parts then; NaN for direct. */
   rssMiB: number;
+  rssAnonMiB: number;
+  rssFileMiB: number;
 }
 
 export interface RunInfo {
@@ -35,7 +37,7 @@ export interface RunInfo {
   bodyBytes: number;
 }
 
-/** The issue's targets for Trellis's gateway, per core. */
+/** The issue's targets for Trellis's proxies, per core (the memory one is the sidecar's). */
 export const TARGETS = {
   haproxyRatio: 0.5,
   cpuUsPerRequest: 40,
@@ -57,6 +59,8 @@ export interface Figures {
   pacedRequestsPerSecond: number;
   cpuUsPerRequest: number;
   rssMiB: number;
+  rssAnonMiB: number;
+  rssFileMiB: number;
   errors: number;
 }
 
@@ -100,6 +104,8 @@ export function figures(samples: Sample[], target: TargetId): Figures {
       return sample && sample.wrk.requests > 0 ? sample.proxyCpuNs / 1000 / sample.wrk.requests : Number.NaN;
     }),
     rssMiB: over((r) => find('paced', target, r)?.rssMiB ?? Number.NaN),
+    rssAnonMiB: over((r) => find('paced', target, r)?.rssAnonMiB ?? Number.NaN),
+    rssFileMiB: over((r) => find('paced', target, r)?.rssFileMiB ?? Number.NaN),
     errors: mine.reduce((sum, sample) => sum + wrkErrors(sample.wrk), 0),
   };
 }
@@ -111,12 +117,20 @@ const signed = (value: number) =>
   Number.isFinite(value) ? `${value >= 0 ? '+' : ''}${value.toFixed(3)}` : '–';
 const cell = (text: string) => text.replaceAll('|', '\\|').replace(/\s+/g, ' ').trim();
 
+/** Resident memory of idle processes: Node's floor, and each Trellis target right after it started. */
+export interface IdleRss {
+  plainMiB: number;
+  tsxMiB: number;
+  trellisMiB: Partial<Record<TargetId, number>>;
+}
+
 export function renderReport(
   info: RunInfo,
   order: TargetId[],
   unavailable: Partial<Record<TargetId, string>>,
   samples: Sample[],
-  idle?: { plainMiB: number; tsxMiB: number },
+  idle?: IdleRss,
+  notes: readonly string[] = [],
 ): string {
   const out: string[] = [];
   out.push(`## Proxy benchmark — ${info.date}`, '');
@@ -167,11 +181,18 @@ export function renderReport(
     );
   }
   if (idle !== undefined) {
+    const trellis = TRELLIS_IDS.filter((id) => idle.trellisMiB[id] !== undefined).map(
+      (id) => `${id === 'trellis' ? 'gateway' : id} ${num(idle.trellisMiB[id]!, 1)} MiB`,
+    );
     out.push(
-      `The Node proxies run under \`node --import tsx\`; RSS floor: an idle node:http server is ${num(idle.plainMiB, 1)} MiB ` +
-        `under plain node, ${num(idle.tsxMiB, 1)} MiB under tsx.`,
+      'Trellis runs its build (plain JavaScript, `node bin/trellis.js gateway|proxy`), fed by a control plane ' +
+        '(`trellis start`, on the load core); http-proxy and @fastify/http-proxy run under `node --import tsx`. ' +
+        `RSS floor: an idle node:http server is ${num(idle.plainMiB, 1)} MiB under plain node, ` +
+        `${num(idle.tsxMiB, 1)} MiB under tsx` +
+        (trellis.length > 0 ? `; Trellis right after start: ${trellis.join(', ')}.` : '.'),
     );
   }
+  for (const note of notes) out.push(note);
   const foreign = samples.map(othersCores);
   const steal = samples.map((s) => s.stealNs / (s.wrk.duration_us * 1000));
   const noisy = samples.filter((s) => othersCores(s) > NOISY_CORES);
@@ -194,21 +215,20 @@ export function renderReport(
       return `${id} ${count(Math.min(...rates))}–${count(Math.max(...rates))}`;
     });
   out.push(`Saturation req/s across rounds (min–max): ${spread.join('; ')}.`);
-  out.push('');
-  out.push(renderVerdict(samples, unavailable.trellis, idle?.tsxMiB));
+  for (const id of TRELLIS_IDS) {
+    if (!order.includes(id)) continue;
+    out.push('');
+    out.push(renderVerdict(samples, id, unavailable[id]));
+  }
   return out.join('\n');
 }
 
-/** One line: Trellis's gateway against each of the issue's targets. */
-export function renderVerdict(
-  samples: Sample[],
-  unavailable: string | undefined,
-  tsxFloorMiB?: number,
-): string {
-  if (unavailable !== undefined) return `**Verdict: Trellis gateway not available (${cell(unavailable)}).**`;
-  if (!samples.some((sample) => sample.target === 'trellis'))
-    return '**Verdict: Trellis gateway not measured.**';
-  const f = figures(samples, 'trellis');
+/** One line: a Trellis target against each of the issue's targets. */
+export function renderVerdict(samples: Sample[], target: TargetId, unavailable: string | undefined): string {
+  const name = target === 'trellis' ? 'Trellis gateway' : 'Trellis sidecar';
+  if (unavailable !== undefined) return `**Verdict: ${name} not available (${cell(unavailable)}).**`;
+  if (!samples.some((sample) => sample.target === target)) return `**Verdict: ${name} not measured.**`;
+  const f = figures(samples, target);
   const rssMB = toMB(f.rssMiB);
   const checks = [
     [
@@ -222,12 +242,14 @@ export function renderVerdict(
     [`added p50 ${signed(f.addedP50Ms)} ms (≤ +${TARGETS.addedP50Ms})`, f.addedP50Ms <= TARGETS.addedP50Ms],
     [`added p90 ${signed(f.addedP90Ms)} ms (≤ +${TARGETS.addedP90Ms})`, f.addedP90Ms <= TARGETS.addedP90Ms],
     [
-      `RSS ${num(rssMB, 1)} MB (< ${TARGETS.rssMB} MB${tsxFloorMiB === undefined ? '' : `; idle Node under tsx: ${num(toMB(tsxFloorMiB), 1)} MB`})`,
+      `RSS at ~1,000 req/s ${num(rssMB, 1)} MB = ${num(f.rssMiB, 1)} MiB, of which ${num(f.rssFileMiB, 1)} MiB ` +
+        `file-backed (mostly the node binary's pages, shared by every Node process on the machine) and ${num(f.rssAnonMiB, 1)} MiB anonymous ` +
+        `(< ${TARGETS.rssMB} MB)`,
       rssMB < TARGETS.rssMB,
     ],
   ] as const;
   const missed = checks.filter(([, pass]) => !pass).length;
   const parts = checks.map(([text, pass]) => `${text} ${pass ? 'PASS' : 'MISS'}`);
   const summary = missed === 0 ? 'meets every target' : `misses ${missed} of ${checks.length} targets`;
-  return `**Verdict: Trellis gateway ${summary}:** ${parts.join(' · ')}.`;
+  return `**Verdict: ${name} ${summary}:** ${parts.join(' · ')}.`;
 }

@@ -2,10 +2,21 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, ROOT, rssMiB, type Started, startProcess } from '../lib/processes.ts';
+import { gatewayArgs, sidecarArgs } from './trellis.ts';
 
 /** Every configuration the benchmark knows, in the order of its table. */
-export const TARGET_IDS = ['direct', 'haproxy', 'nginx', 'http-proxy', 'fastify', 'trellis'] as const;
+export const TARGET_IDS = [
+  'direct',
+  'haproxy',
+  'nginx',
+  'http-proxy',
+  'fastify',
+  'trellis',
+  'sidecar',
+] as const;
 export type TargetId = (typeof TARGET_IDS)[number];
+/** The targets that are Trellis: judged against the issue's targets, reported (not fatal) when they fail. */
+export const TRELLIS_IDS: readonly TargetId[] = ['trellis', 'sidecar'];
 
 export const LABELS: Record<TargetId, string> = {
   direct: 'direct (no proxy)',
@@ -14,6 +25,7 @@ export const LABELS: Record<TargetId, string> = {
   'http-proxy': 'http-proxy + keep-alive agent',
   fastify: '@fastify/http-proxy',
   trellis: '**Trellis gateway**',
+  sidecar: '**Trellis sidecar** (inbound)',
 };
 
 /** One thing wrk is pointed at: the upstream itself (direct) or a proxy in front of it. */
@@ -32,13 +44,14 @@ export interface Environment {
   coreProxy: number;
   /** Every started process is handed here, to be stopped by PID at the end. */
   track(started: Started): void;
+  /** The staged Trellis package and its control plane, once started (see trellis.ts). */
+  trellis?: { bin: string; control: string };
 }
 
 const CONF = fileURLToPath(new URL('./conf/', import.meta.url));
 const NODE_PROXIES: Partial<Record<TargetId, string>> = {
   'http-proxy': 'bench/proxy/http-proxy.ts',
   fastify: 'bench/proxy/fastify-proxy.ts',
-  trellis: 'bench/proxy/trellis-gateway.ts',
 };
 const READY_TIMEOUT_MS = 20_000;
 
@@ -79,6 +92,14 @@ export async function startTarget(env: Environment, id: TargetId, upstream: Upst
     const conf = render(env, 'proxy-nginx.conf.tmpl', port, upstream.port);
     const errorLog = join(env.dir, 'proxy-nginx.err');
     started = startTracked(env, id, 'taskset', [...pin, 'nginx', '-p', env.dir, '-e', errorLog, '-c', conf]);
+  } else if (id === 'trellis' || id === 'sidecar') {
+    const trellis = env.trellis;
+    if (trellis === undefined) throw new Error('no Trellis control plane');
+    const args =
+      id === 'trellis'
+        ? gatewayArgs(port, trellis.control)
+        : await sidecarArgs(port, trellis.control, upstream.port);
+    started = startTracked(env, id, 'taskset', [...pin, process.execPath, trellis.bin, ...args]);
   } else {
     const script = NODE_PROXIES[id]!;
     const args = ['--port', String(port), '--upstream', `127.0.0.1:${upstream.port}`];
@@ -98,6 +119,40 @@ export async function startTarget(env: Environment, id: TargetId, upstream: Upst
     throw error;
   }
   return { id, port, pid: started.pid };
+}
+
+/**
+ * `trellis start --no-gateway` from the staged package, on the load core (it only serves the watch
+ * streams and checks the sidecar's app); resolves once its API answers.
+ */
+export async function startControlPlane(
+  env: Environment,
+  bin: string,
+): Promise<{ url: string; pid: number }> {
+  const port = await freePort();
+  const dataDir = join(env.dir, 'control-data');
+  const started = startTracked(env, 'control', 'taskset', [
+    '-c',
+    String(env.coreLoad),
+    process.execPath,
+    bin,
+    'start',
+    '--port',
+    String(port),
+    '--data-dir',
+    dataDir,
+    '--no-gateway',
+    '--log-level',
+    'warn',
+  ]);
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitReady(env, 'control', started, port, '/api/v1/health');
+  } catch (error) {
+    await started.stop();
+    throw error;
+  }
+  return { url, pid: started.pid };
 }
 
 const IDLE_SERVER =
@@ -179,7 +234,13 @@ function render(env: Environment, template: string, port: number, upstreamPort: 
   return out;
 }
 
-async function waitReady(env: Environment, name: string, started: Started, port: number): Promise<void> {
+async function waitReady(
+  env: Environment,
+  name: string,
+  started: Started,
+  port: number,
+  path = '/',
+): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let last = '';
   while (Date.now() < deadline) {
@@ -190,7 +251,7 @@ async function waitReady(env: Environment, name: string, started: Started, port:
       );
     }
     try {
-      const response = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(1000) });
+      const response = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(1000) });
       await response.arrayBuffer();
       if (response.status === 200) return;
       last = `answered ${response.status}`;

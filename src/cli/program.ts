@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { deregisterCommand } from './commands/deregister.ts';
+import { gatewayCommand } from './commands/gateway.ts';
 import { healthCommand } from './commands/health.ts';
 import { heartbeatCommand } from './commands/heartbeat.ts';
 import { instancesCommand } from './commands/instances.ts';
 import { policyCommand } from './commands/policy.ts';
+import { proxyCommand } from './commands/proxy.ts';
 import { registerCommand } from './commands/register.ts';
 import { routeCommand } from './commands/route.ts';
 import { routesCommand } from './commands/routes.ts';
@@ -24,6 +26,8 @@ export function createProgram(ctx: CliContext): Command {
     .addHelpText('after', EXIT_CODES_HELP);
   for (const command of [
     startCommand(ctx),
+    proxyCommand(ctx),
+    gatewayCommand(ctx),
     registerCommand(ctx),
     deregisterCommand(ctx),
     heartbeatCommand(ctx),

@@ -578,6 +578,226 @@ export type RouteInput = z.input<typeof routeInput>;
 /** A validated route without its `createdAt`, which the registry sets. */
 export type RouteDefinition = z.output<typeof routeInput>;
 
+// ── the earlier mesh's service invocation (POST /api/v1/mesh/v2/call) ───────────────────────────
+
+const headerValue = z
+  .string()
+  .max(8192, 'a header value is at most 8192 characters')
+  .regex(/^[^\r\n\0]*$/, 'a header value cannot contain CR, LF or NUL');
+
+/**
+ * Body of POST /api/v1/mesh/v2/call. Extra fields are ignored, as the earlier mesh did (its
+ * `retry_count` too: retries follow the service's policy). `timeout` is seconds or a duration; the
+ * parsed value is milliseconds. `body` is sent as is when a string, as JSON otherwise.
+ */
+export const seedCallRequest = z.object({
+  service_name: serviceName,
+  method: httpMethod.default('GET'),
+  path: z
+    .string()
+    .max(8192, 'a path is at most 8192 characters')
+    .regex(
+      /^\/[\x21\x22\x24-\x7e]*$/,
+      'a path starts with "/" and has visible ASCII characters only (percent-encode the others), no "#"',
+    )
+    .default('/'),
+  headers: z.record(headerName, headerValue).default({}),
+  body: z.unknown().optional(),
+  timeout: seedSeconds.pipe(z.number().min(1, 'at least 1ms').max(300_000, 'at most 300 seconds')).optional(),
+});
+export type SeedCallRequest = z.output<typeof seedCallRequest>;
+
+// ── alerts ───────────────────────────────────────────────────────────────────────────────────────
+
+/** The rate and latency metrics are read over `window`; the counts are read as they are now. */
+export const ALERT_METRICS = ['errorRate', 'p99Latency', 'unhealthyInstances', 'openCircuits'] as const;
+export const ALERT_OPS = ['>', '>=', '<', '<='] as const;
+export const ALERT_SEVERITIES = ['info', 'warning', 'critical'] as const;
+const WINDOWED_METRICS: ReadonlySet<string> = new Set(['errorRate', 'p99Latency']);
+const DEFAULT_ALERT_WINDOW_MS = 60_000;
+
+export const alertRuleName = z
+  .string()
+  .regex(NAME, 'a rule name is 1-63 letters, digits, ".", "_" or "-", starting and ending alphanumeric');
+
+/**
+ * An alert rule (PUT /api/v1/alerts/rules/:name, `alerts.rules` in trellis.yaml). `for` and
+ * `window` are durations; the parsed rule has `forMs` and (for errorRate and p99Latency only)
+ * `windowMs`, which are accepted as input too so a rule read from the API can be sent back.
+ * errorRate is a ratio (0.05 = 5%), p99Latency milliseconds, the others counts.
+ */
+export const alertRuleInput = z
+  .object({
+    name: alertRuleName,
+    metric: z.enum(ALERT_METRICS, { error: `expected one of ${ALERT_METRICS.join(', ')}` }),
+    /** Absent: mesh-wide. */
+    service: serviceName.optional(),
+    op: z.enum(ALERT_OPS, { error: `expected one of ${ALERT_OPS.join(' ')}` }),
+    threshold: z.number({ error: 'expected a number' }).min(0, 'must be at least 0'),
+    for: durationBetween(0, 24 * HOUR).optional(),
+    forMs: durationBetween(0, 24 * HOUR).optional(),
+    window: durationBetween(1_000, HOUR).optional(),
+    windowMs: durationBetween(1_000, HOUR).optional(),
+    severity: z
+      .enum(ALERT_SEVERITIES, { error: `expected one of ${ALERT_SEVERITIES.join(', ')}` })
+      .default('warning'),
+    description: z.string().max(1024, 'at most 1024 characters').optional(),
+  })
+  .strict()
+  .superRefine((rule, ctx) => {
+    if (rule.for !== undefined && rule.forMs !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['forMs'], message: 'give for or forMs, not both' });
+    }
+    if (rule.window !== undefined && rule.windowMs !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['windowMs'], message: 'give window or windowMs, not both' });
+    }
+    if (!WINDOWED_METRICS.has(rule.metric)) {
+      for (const field of ['window', 'windowMs'] as const) {
+        if (rule[field] !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [field],
+            message: `applies only to errorRate and p99Latency, not ${rule.metric}`,
+          });
+        }
+      }
+    }
+    if (rule.metric === 'errorRate' && rule.threshold > 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['threshold'],
+        message: 'an error rate is a ratio from 0 to 1 (0.05 = 5%)',
+      });
+    }
+  })
+  .transform(({ for: forInput, forMs, window, windowMs, severity, description, ...rule }) => ({
+    ...rule,
+    forMs: forMs ?? forInput ?? 0,
+    ...(WINDOWED_METRICS.has(rule.metric) ? { windowMs: windowMs ?? window ?? DEFAULT_ALERT_WINDOW_MS } : {}),
+    severity,
+    ...(description === undefined ? {} : { description }),
+  }));
+export type AlertRuleInput = z.input<typeof alertRuleInput>;
+export type AlertRuleDefinition = z.output<typeof alertRuleInput>;
+
+export const alertWebhookSettings = z
+  .object({
+    url: z.string().superRefine((url, ctx) => {
+      if (!/^https?:\/\/\S+$/.test(url) || !URL.canParse(url)) {
+        ctx.addIssue({ code: 'custom', message: 'expected an http(s) URL' });
+      }
+    }),
+    /** Per delivery attempt. */
+    timeout: durationBetween(100, 60_000).default(5_000),
+    /** Attempts after the first, with exponential back-off. */
+    maxRetries: intBetween(0, 20).default(5),
+  })
+  .strict();
+
+export const alertSettings = z
+  .object({
+    evaluationInterval: durationBetween(100, HOUR).default(10_000),
+    /** Applied at start (each replaces a rule of the same name set through the API). */
+    rules: z
+      .array(alertRuleInput)
+      .max(1_000, 'at most 1000 rules')
+      .default([])
+      .superRefine((rules, ctx) => {
+        const seen = new Set<string>();
+        rules.forEach((rule, index) => {
+          if (seen.has(rule.name)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [index, 'name'],
+              message: `duplicate rule name "${rule.name}"`,
+            });
+          }
+          seen.add(rule.name);
+        });
+      }),
+    webhook: alertWebhookSettings.optional(),
+  })
+  .strict();
+export type AlertSettings = z.infer<typeof alertSettings>;
+
+// ── telemetry: the span collector, OTLP forwarding, trace and statistics queries ─────────────────
+
+const httpUrl = z.string().superRefine((url, ctx) => {
+  if (!/^https?:\/\/\S+$/.test(url) || !URL.canParse(url)) {
+    ctx.addIssue({ code: 'custom', message: 'expected an http(s) URL' });
+  }
+});
+
+export const telemetrySettings = z
+  .object({
+    /** Received spans are forwarded here too: an OTLP/HTTP traces URL (a bare origin gets /v1/traces). */
+    otlpEndpoint: httpUrl.optional(),
+    /** Traces the collector keeps; the oldest by arrival are evicted first. */
+    maxTraces: intBetween(1, 1_000_000).default(10_000),
+    maxSpansPerTrace: intBetween(1, 100_000).default(1_000),
+    /** Spans of all traces together. */
+    maxSpans: intBetween(1, 10_000_000).default(200_000),
+    /** Largest OTLP request body accepted at /v1/traces, after decompression, bytes. */
+    maxOtlpBodyBytes: intBetween(1024, 256 * 1024 * 1024).default(16 * 1024 * 1024),
+  })
+  .strict();
+export type TelemetrySettings = z.infer<typeof telemetrySettings>;
+
+/** A query-string duration: `30s`, `5m`, or digits meaning milliseconds. */
+const queryDuration = z
+  .string()
+  .transform((value) => (/^\d+$/.test(value) ? Number(value) : value))
+  .pipe(duration);
+
+/** Statistics and topology windows: 10s to 1h (what the sliding windows keep). */
+export const telemetryWindowQuery = z.object({
+  window: queryDuration
+    .pipe(z.number().min(10_000, 'at least 10s').max(HOUR, 'at most 1h'))
+    .default(5 * 60_000),
+});
+
+/** Epoch milliseconds, or an ISO 8601 date-time. */
+const queryTimestamp = z.string().transform((value, ctx) => {
+  const ms = /^\d+$/.test(value)
+    ? Number(value)
+    : /^\d{4}-\d{2}-\d{2}/.test(value)
+      ? Date.parse(value)
+      : Number.NaN;
+  if (Number.isFinite(ms)) return ms;
+  ctx.addIssue({ code: 'custom', message: 'expected epoch milliseconds or an ISO 8601 date-time' });
+  return z.NEVER;
+});
+
+/** GET /api/v1/traces */
+export const traceSearchQuery = z
+  .object({
+    service: z.string().min(1).max(256, 'at most 256 characters').optional(),
+    operation: z.string().min(1).max(1024, 'at most 1024 characters').optional(),
+    status: z.enum(['ok', 'error'], { error: 'expected ok or error' }).optional(),
+    minDuration: queryDuration.optional(),
+    start: queryTimestamp.optional(),
+    end: queryTimestamp.optional(),
+    limit: z
+      .string()
+      .regex(/^\d+$/, 'must be an integer from 1 to 1000')
+      .transform(Number)
+      .pipe(intBetween(1, 1000))
+      .default(20),
+  })
+  .superRefine((query, ctx) => {
+    if (query.start !== undefined && query.end !== undefined && query.start > query.end) {
+      ctx.addIssue({ code: 'custom', path: ['end'], message: 'must not be before start' });
+    }
+  });
+export type TraceSearchQuery = z.output<typeof traceSearchQuery>;
+
+/** A trace id: 32 hex digits (16, as B3 allows, are the low half of one). */
+export const traceIdParam = z
+  .string()
+  .regex(/^([0-9a-fA-F]{16}){1,2}$/, 'expected 32 hex digits')
+  .transform((id) => id.toLowerCase().padStart(32, '0'))
+  .refine((id) => !/^0+$/.test(id), 'an all-zero trace id is invalid');
+
 const storeUrl = z
   .string()
   .regex(/^(memory|etcd:\/\/[^,\s]+(,[^,\s]+)*)$/, 'expected "memory" or "etcd://host:port[,host:port…]"');
@@ -600,10 +820,27 @@ export const controlSettings = z
   .strict();
 export type ControlSettings = z.infer<typeof controlSettings>;
 
+/**
+ * The gateway `trellis start` runs. It is the mesh's edge, so a non-loopback host needs no admin token:
+ * it serves the routed services, not the admin API.
+ */
+export const gatewaySettings = z
+  .object({
+    enabled: z.boolean().default(true),
+    host: z.string().min(1).default('127.0.0.1'),
+    /** 0 picks a free port. */
+    port: z.number().int().min(0).max(65535).default(7480),
+    /** How long stopping waits for exchanges in progress. */
+    drainTimeout: durationBetween(0, 10 * 60_000).default(5_000),
+  })
+  .strict();
+export type GatewaySettings = z.infer<typeof gatewaySettings>;
+
 /** trellis.yaml */
 export const trellisConfig = z
   .object({
     control: controlSettings.default(controlSettings.parse({})),
+    gateway: gatewaySettings.default(gatewaySettings.parse({})),
     services: z
       .array(
         z
@@ -655,6 +892,8 @@ export const trellisConfig = z
           seen.add(route.name);
         });
       }),
+    alerts: alertSettings.default(alertSettings.parse({})),
+    telemetry: telemetrySettings.default(telemetrySettings.parse({})),
   })
   .strict();
 export type TrellisConfig = z.infer<typeof trellisConfig>;

@@ -1,15 +1,26 @@
 /**
- * One control-plane node: store → registry → static configuration → health checker → HTTP
- * server, started in that order and stopped in reverse.
+ * One control-plane node: store → registry → static configuration → health checker → proxy (gateway
+ * and invocation) → HTTP server, started in that order and stopped in reverse, except that the proxy
+ * drains before the server stops.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { resolvePolicy, type TrellisConfig } from '../config/index.ts';
+import type { TrellisProxy } from '../proxy/index.ts';
 import { createHealthChecker, createRegistry, type HealthChecker, type Registry } from '../registry/index.ts';
 import { openStore, type Store } from '../store/index.ts';
+import { HealthCheckStats } from '../telemetry/index.ts';
+import { type Alerting, createAlerting } from './alerting.ts';
 import { assertSafeBinding } from './auth.ts';
-import { type ControlServer, type ControlServerOptions, createControlServer } from './server.ts';
+import { startNodeProxy } from './node-proxy.ts';
+import {
+  type ControlServer,
+  type ControlServerOptions,
+  createControlServer,
+  type ListenAddress,
+} from './server.ts';
+import { type ControlTelemetry, createControlTelemetry } from './telemetry.ts';
 
 export interface ControlNodeOptions {
   logger: Logger;
@@ -27,7 +38,14 @@ export interface ControlNode {
   readonly registry: Registry;
   readonly checker: HealthChecker;
   readonly server: ControlServer;
-  /** Stops the server, the health checker, the registry and the store, in that order. */
+  /** The node's proxy: the gateway's and invocation's clusters. */
+  readonly proxy: TrellisProxy;
+  /** The gateway's address; undefined when `gateway.enabled` is false. */
+  readonly gateway?: ListenAddress;
+  readonly alerting: Alerting;
+  /** Span collector, statistics and service graph; `telemetry.sink` takes spans from in-process proxies. */
+  readonly telemetry: ControlTelemetry;
+  /** Drains the proxy, then stops the server, the health checker, the registry and the store. */
   close(): Promise<void>;
 }
 
@@ -61,9 +79,34 @@ export async function startControlNode(
     undo.push(() => registry.close());
     await applyStaticServices(registry, config);
 
-    const checker = createHealthChecker({ registry, store, logger, nodeId });
+    const healthChecks = new HealthCheckStats();
+    const checker = createHealthChecker({
+      registry,
+      store,
+      logger,
+      nodeId,
+      onResult: (check, result) => healthChecks.record(check.type, result.status),
+    });
     await checker.start();
     undo.push(() => checker.stop());
+
+    // Before the proxy, whose spans it collects; stopped after it, so the last ones are delivered.
+    const telemetry = createControlTelemetry(config.telemetry, { logger });
+    undo.push(() => telemetry.close());
+
+    const nodeProxy = await startNodeProxy({ registry, logger, gateway: config.gateway });
+    undo.push(() => nodeProxy.close());
+
+    const alerting = await createAlerting({
+      settings: config.alerts,
+      store,
+      registry,
+      logger,
+      leader: checker,
+      clusters: () => nodeProxy.proxy.clusters.list(),
+      stats: telemetry.stats,
+    });
+    undo.push(() => alerting.close());
 
     const server = createControlServer({
       registry,
@@ -73,9 +116,18 @@ export async function startControlNode(
       logger,
       nodeId,
       watch: options.watch,
+      alerts: { evaluator: alerting.evaluator, rules: alerting.rules },
+      dataPlane: { invoker: nodeProxy.invoker, clusters: nodeProxy.proxy.clusters },
+      healthChecks,
+      telemetry,
     });
     undo.push(() => server.close());
+    // The in-process proxy's metrics are part of this node's /metrics.
+    if (nodeProxy.proxy.metrics !== null) server.metrics.include(nodeProxy.proxy.metrics.registry);
     const address = await server.listen();
+    // Unwound first: the proxy drains while the server still answers (its invocations are exchanges).
+    undo.push(() => nodeProxy.close());
+    alerting.start(address.url);
 
     let closing: Promise<void> | undefined;
     return {
@@ -87,6 +139,10 @@ export async function startControlNode(
       registry,
       checker,
       server,
+      alerting,
+      telemetry,
+      proxy: nodeProxy.proxy,
+      gateway: nodeProxy.gateway,
       close() {
         closing ??= unwind().then(() => logger.info('control node stopped'));
         return closing;

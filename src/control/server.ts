@@ -6,18 +6,28 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { ControlSettings } from '../config/index.ts';
+import type { ClusterManager } from '../proxy/index.ts';
 import type { Registry } from '../registry/index.ts';
 import type { Store } from '../store/index.ts';
+import { type ControlMetrics, createControlMetrics, type HealthCheckStats } from '../telemetry/index.ts';
+import { type AlertsApiDeps, registerAlertRoutes } from './api/alerts.ts';
+import { createDaprInvokeHandler, isDaprInvoke, registerCallRoute } from './api/invoke.ts';
+import { registerMetricsRoutes } from './api/metrics.ts';
 import { registerNativeRoutes } from './api/native.ts';
 import { registerPolicyRoutes } from './api/policies.ts';
 import { registerProbeRoutes } from './api/probes.ts';
+import { registerProxyAdminRoutes } from './api/proxy-admin.ts';
 import { registerRouteRoutes } from './api/routes.ts';
 import { registerSeedRoutes } from './api/seed.ts';
 import { registerSeedConfigureRoutes } from './api/seed-configure.ts';
+import { registerTopologyRoutes } from './api/topology.ts';
+import { registerTraceRoutes } from './api/traces.ts';
 import { assertSafeBinding, createTokenCheck, requiresToken } from './auth.ts';
 import type { ApiDeps, Handler, LeaderView, RequestContext } from './context.ts';
 import { readJsonBody, sendError, sendJson } from './http.ts';
+import type { MeshInvoker } from './invoker.ts';
 import { createRouter } from './router.ts';
+import { type ControlTelemetry, createControlTelemetry } from './telemetry.ts';
 import { createWatchHub } from './watch.ts';
 
 export interface ControlServerOptions {
@@ -36,6 +46,16 @@ export interface ControlServerOptions {
   };
   /** How long close() waits for in-flight requests before cutting connections. Default 5 s. */
   closeTimeoutMs?: number;
+  /** The health checks this node's checker ran, for `trellis_health_checks_total`. */
+  healthChecks?: HealthCheckStats;
+  /** Include the process's metrics (CPU, memory, event loop, GC) in /metrics (default true). */
+  processMetrics?: boolean;
+  /** The node's proxy; without it invocation (/api/v1/mesh/v2/call, /v1.0/invoke) and /api/v1/proxy are not served. */
+  dataPlane?: { invoker: MeshInvoker; clusters: ClusterManager };
+  /** The alert evaluator and rule store; without them /api/v1/alerts is not served. */
+  alerts?: AlertsApiDeps;
+  /** Span collector, statistics and graph; default: one with the default limits, closed with the server. */
+  telemetry?: ControlTelemetry;
 }
 
 export interface ListenAddress {
@@ -50,6 +70,13 @@ export interface ControlServer {
   close(): Promise<void>;
   /** Number of open watch streams. */
   watchClients(): number;
+  /**
+   * This node's metrics, served at `GET /metrics` and `GET /api/v1/mesh/v2/metrics`. A proxy running
+   * in this process adds its own with `metrics.include(proxy.metrics.registry)`.
+   */
+  readonly metrics: ControlMetrics;
+  /** The span collector, statistics and service graph behind /v1/traces, /api/v1/traces, topology and stats. */
+  readonly telemetry: ControlTelemetry;
 }
 
 export function createControlServer(options: ControlServerOptions): ControlServer {
@@ -63,6 +90,13 @@ export function createControlServer(options: ControlServerOptions): ControlServe
     maxBufferedBytes: options.watch?.maxBufferedBytes,
   });
   const deps: ApiDeps = { registry, store, checker: options.checker, hub, logger, nodeId: options.nodeId };
+  const metrics = createControlMetrics({
+    watchSubscribers: () => hub.clientCount(),
+    revision: () => registry.revision(),
+    services: () => registry.listServices(),
+    healthChecks: options.healthChecks,
+    processMetrics: options.processMetrics,
+  });
   const router = createRouter<Handler>();
   let accepting = false;
   registerProbeRoutes(router, deps, () => accepting);
@@ -71,6 +105,17 @@ export function createControlServer(options: ControlServerOptions): ControlServe
   registerRouteRoutes(router, deps);
   registerSeedRoutes(router, deps);
   registerSeedConfigureRoutes(router, deps);
+  registerMetricsRoutes(router, metrics);
+  const telemetry = options.telemetry ?? createControlTelemetry(undefined, { logger });
+  registerTraceRoutes(router, telemetry);
+  registerTopologyRoutes(router, { registry, telemetry, logger });
+  if (options.alerts) registerAlertRoutes(router, options.alerts);
+  let daprInvoke: Handler | undefined;
+  if (options.dataPlane) {
+    registerCallRoute(router, options.dataPlane.invoker);
+    registerProxyAdminRoutes(router, options.dataPlane.clusters);
+    daprInvoke = createDaprInvokeHandler(options.dataPlane.invoker, { adminToken: settings.adminToken });
+  }
 
   const checkToken = settings.adminToken ? createTokenCheck(settings.adminToken) : undefined;
   const inFlight = new Set<ServerResponse>();
@@ -101,7 +146,10 @@ export function createControlServer(options: ControlServerOptions): ControlServe
       const path = queryAt === -1 ? target : target.slice(0, queryAt);
       const query = new URLSearchParams(queryAt === -1 ? '' : target.slice(queryAt + 1));
       if (checkToken && requiresToken(path)) checkToken(req);
-      const { handler, params } = router.match(req.method ?? 'GET', path);
+      const { handler, params } =
+        daprInvoke !== undefined && isDaprInvoke(path)
+          ? { handler: daprInvoke, params: {} }
+          : router.match(req.method ?? 'GET', path);
       const ctx: RequestContext = {
         req,
         res,
@@ -173,16 +221,19 @@ export function createControlServer(options: ControlServerOptions): ControlServe
         }
         server.closeAllConnections();
         await closed;
+        if (!options.telemetry) await telemetry.close();
       })();
       return closing;
     },
 
     watchClients: () => hub.clientCount(),
+    metrics,
+    telemetry,
   };
 }
 
 /** The address clients should use: a wildcard bind is reached on loopback; IPv6 goes in brackets. */
-function urlHost(host: string): string {
+export function urlHost(host: string): string {
   if (host === '0.0.0.0') return '127.0.0.1';
   if (host === '::' || host === '[::]') return '[::1]';
   if (host.includes(':') && !host.startsWith('[')) return `[${host}]`;

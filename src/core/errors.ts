@@ -69,6 +69,16 @@ export const ERROR_CODES = {
     summary: 'The upstream closed or reset the connection before it answered.',
   },
   BAD_GATEWAY: { status: 502, retryable: false, summary: 'The upstream sent a malformed HTTP response.' },
+  UPGRADE_NOT_SUPPORTED: {
+    status: 501,
+    retryable: false,
+    summary: 'A protocol upgrade (WebSocket) was asked of a service the proxy reaches over HTTP/2 (h2c).',
+  },
+  UPSTREAM_RESPONSE_TOO_LARGE: {
+    status: 502,
+    retryable: false,
+    summary: 'The callee answered a call with a body larger than the call holds in memory.',
+  },
 } as const satisfies Record<string, { status: number; retryable: boolean; summary: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -4,6 +4,14 @@
  * limits, retry budgets, connection pools) and the sources they are fed from.
  */
 export {
+  type DataPlane,
+  type DataPlaneOptions,
+  type DataPlanePlan,
+  type ListenerAddress,
+  type ListenerSpec,
+  startDataPlane,
+} from './data-plane/index.ts';
+export {
   createStaticSource,
   createWatchSource,
   type DiscoverySource,
@@ -13,6 +21,7 @@ export {
   type WatchSource,
   type WatchSourceOptions,
 } from './discovery/index.ts';
+export { type Gateway, type GatewayOptions, startGateway } from './edge-gateway.ts';
 export { type CannedResponse, cannedResponse, MESH_ERRORS } from './error-responses.ts';
 export {
   createGatewayListener,
@@ -26,6 +35,7 @@ export {
 } from './listeners/index.ts';
 export { createProxy, type InboundOptions, type ProxyDeps, type TrellisProxy } from './proxy.ts';
 export { compileRoutes, type RouteTable } from './routing/index.ts';
+export { type Sidecar, type SidecarOptions, startSidecar } from './sidecar/index.ts';
 export {
   Cluster,
   ClusterManager,

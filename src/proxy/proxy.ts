@@ -1,5 +1,11 @@
 import type { Logger } from 'pino';
 import { type Clock, type ServicePolicy, systemClock } from '../core/index.ts';
+import {
+  createProxyMetrics,
+  type MetricsServer,
+  type ProxyMetrics,
+  serveMetrics,
+} from '../telemetry/index.ts';
 import type { DiscoverySource } from './discovery/index.ts';
 import {
   createGatewayListener,
@@ -20,6 +26,12 @@ export interface ProxyDeps {
   pool?: PoolOptions;
   /** Uniform in [0, 1), for balancers and retry jitter (default Math.random). */
   random?: () => number;
+  /**
+   * Metrics are recorded by default, into a prom-client registry of this proxy's own (`metrics`);
+   * `false` turns them off. `processMetrics: true` adds the process's metrics to that registry (for a
+   * standalone sidecar or gateway process; leave it off when the process exposes them elsewhere).
+   */
+  metrics?: false | { processMetrics?: boolean };
 }
 
 /** Options of an inbound listener; the logger and clock come from the proxy. */
@@ -28,6 +40,13 @@ export type InboundOptions = Omit<InboundListenerOptions, 'logger' | 'clock'>;
 /** One data plane: its clusters (shared by its listeners) and its listeners. */
 export interface TrellisProxy {
   readonly clusters: ClusterManager;
+  /** The proxy's metrics (its registry, its Prometheus text); null when turned off. */
+  readonly metrics: ProxyMetrics | null;
+  /**
+   * Serves the metrics at `GET /metrics` on an admin listener of their own (the proxy ports never
+   * answer anything but proxied traffic); closed with the proxy.
+   */
+  serveMetrics(options: { port: number; host?: string }): Promise<MetricsServer>;
   /** Routes by the route table (host, path, method, headers). */
   gateway(options: ListenerOptions): Promise<ProxyListener>;
   /** The sidecar's app → mesh side: the service is named by the request (HTTP proxy, Host, Dapr path). */
@@ -49,7 +68,16 @@ export function createProxy(deps: ProxyDeps): TrellisProxy {
     pool: deps.pool,
     random,
   });
+  const metrics =
+    deps.metrics === false
+      ? null
+      : createProxyMetrics({
+          clusters: () => clusters.list(),
+          now: () => clock.now(),
+          processMetrics: deps.metrics?.processMetrics,
+        });
   const listeners = new Set<ProxyListener>();
+  const metricsServers = new Set<MetricsServer>();
   let closed = false;
 
   async function track(opening: Promise<ProxyListener>): Promise<ProxyListener> {
@@ -78,12 +106,34 @@ export function createProxy(deps: ProxyDeps): TrellisProxy {
 
   return {
     clusters,
-    gateway: (options) => track(createGatewayListener({ ...options, clusters, clock, logger, random })),
-    outbound: (options) => track(createOutboundListener({ ...options, clusters, clock, logger, random })),
+    metrics,
+    gateway: (options) =>
+      track(
+        createGatewayListener({
+          ...options,
+          clusters,
+          clock,
+          logger,
+          random,
+          metrics: metrics?.listener('gateway'),
+        }),
+      ),
+    outbound: (options) =>
+      track(
+        createOutboundListener({
+          ...options,
+          clusters,
+          clock,
+          logger,
+          random,
+          metrics: metrics?.listener('outbound'),
+        }),
+      ),
     inbound: (options) =>
       track(
         createInboundListener({
           ...options,
+          metrics: metrics?.listener('inbound'),
           policy:
             options.policy ??
             (options.service === undefined ? undefined : clusters.policyOf(options.service)),
@@ -92,11 +142,24 @@ export function createProxy(deps: ProxyDeps): TrellisProxy {
           logger,
         }),
       ),
+    async serveMetrics(options) {
+      if (metrics === null) throw new TypeError('this proxy was created with metrics: false');
+      if (closed) throw new Error('the proxy is closed');
+      const server = await serveMetrics({
+        ...options,
+        source: metrics,
+        onError: (error) => logger.error({ err: error }, 'proxy: collecting metrics failed'),
+      });
+      metricsServers.add(server);
+      return server;
+    },
     async close() {
       if (closed) return;
       closed = true;
       await Promise.all([...listeners].map((listener) => listener.close()));
       listeners.clear();
+      await Promise.all([...metricsServers].map((server) => server.close()));
+      metricsServers.clear();
       clusters.close();
     },
   };

@@ -1,3 +1,4 @@
+export { type AlertRuleStore, type AlertRuleStoreOptions, createAlertRuleStore } from './alert-rules.ts';
 export { createHealthChecker, type HealthChecker, type HealthCheckerOptions } from './health/checker.ts';
 export {
   createLeaderElection,

@@ -5,6 +5,7 @@
  *   <prefix>heartbeats/<service>/<id>   → instance id, attached to a lease (TTL checks)
  *   <prefix>policies/<service>          → ServicePolicy JSON (only services whose policy was set)
  *   <prefix>routes/<name>               → Route JSON
+ *   <prefix>alert-rules/<name>          → AlertRuleDefinition JSON (read by alert-rules.ts, not the view)
  * Service names, route names and instance ids never contain "/", so a key splits unambiguously.
  */
 export type ParsedKey =
@@ -21,6 +22,9 @@ export interface RegistryKeys {
   heartbeat(service: string, id: string): string;
   policy(service: string): string;
   route(name: string): string;
+  /** The prefix of every alert rule's key. */
+  readonly alertRules: string;
+  alertRule(name: string): string;
   /** Undefined for keys under the prefix that are not the registry's. */
   parse(key: string): ParsedKey | undefined;
 }
@@ -32,6 +36,7 @@ export function registryKeys(prefix = '/trellis/'): RegistryKeys {
   const heartbeats = `${root}heartbeats/`;
   const policies = `${root}policies/`;
   const routes = `${root}routes/`;
+  const alertRules = `${root}alert-rules/`;
 
   /** The one segment after `base`, or undefined when it is empty or has more segments. */
   const single = (key: string, base: string): string | undefined => {
@@ -46,6 +51,8 @@ export function registryKeys(prefix = '/trellis/'): RegistryKeys {
     heartbeat: (service, id) => `${heartbeats}${service}/${id}`,
     policy: (service) => policies + service,
     route: (name) => routes + name,
+    alertRules,
+    alertRule: (name) => alertRules + name,
     parse(key) {
       if (key.startsWith(services)) {
         const name = single(key, services);

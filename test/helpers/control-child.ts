@@ -14,6 +14,7 @@ if (!dataDir) {
 
 const config = validate(trellisConfig, {
   control: { host: '127.0.0.1', port: Number(port), dataDir, store },
+  gateway: { port: 0 },
 });
 const node = await startControlNode(config, { logger: pino({ level: 'warn' }, pino.destination(2)) });
 process.stdout.write(`${JSON.stringify({ url: node.url, pid: process.pid })}\n`);

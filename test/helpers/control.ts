@@ -13,7 +13,10 @@ export interface TestControl extends ControlNode {
 
 export interface TestControlOverrides {
   control?: Record<string, unknown>;
+  /** The node's gateway; on a free port unless given. */
+  gateway?: Record<string, unknown>;
   services?: unknown[];
+  routes?: unknown[];
 }
 
 /** Starts a control node on 127.0.0.1:0 with a fresh data dir, removed again by close(). */
@@ -24,7 +27,9 @@ export async function startTestControl(
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'trellis-control-')));
   const config = validate(trellisConfig, {
     control: { host: '127.0.0.1', port: 0, dataDir, ...overrides.control },
+    gateway: { port: 0, ...overrides.gateway },
     services: overrides.services ?? [],
+    routes: overrides.routes ?? [],
   });
   const node = await startControlNode(config, { logger: pino({ level: 'silent' }), ...options });
   return {

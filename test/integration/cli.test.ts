@@ -257,7 +257,7 @@ describe('trellis start', { timeout: 90_000 }, () => {
     const dataDir = join(cwd, 'data');
     const port = await freePort();
     const running = spawnTrellis(
-      ['start', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'],
+      ['start', '--port', String(port), '--gateway-port', '0', '--data-dir', dataDir, '--log-level', 'warn'],
       {
         cwd,
       },
@@ -293,7 +293,7 @@ describe('trellis start', { timeout: 90_000 }, () => {
       ].join('\n'),
     );
     const running = spawnTrellis(
-      ['start', '--config', config, '--port', String(port), '--log-level', 'silent'],
+      ['start', '--config', config, '--port', String(port), '--gateway-port', '0', '--log-level', 'silent'],
       {
         cwd,
       },

@@ -158,6 +158,7 @@ describe('control node: policies and routes from trellis.yaml', () => {
     dataDir = await mkdtemp(join(tmpdir(), 'trellis-routes-config-'));
     const config = validate(trellisConfig, {
       control: { host: '127.0.0.1', port: 0, dataDir },
+      gateway: { port: 0 },
       services: [
         {
           name: 'web',

@@ -17,6 +17,10 @@ interface StartFlags {
   adminToken?: string;
   logLevel: string;
   nodeId?: string;
+  gatewayPort?: number;
+  /** false with --no-gateway. */
+  gateway: boolean;
+  otlpEndpoint?: string;
 }
 
 const DEFAULT_CONFIG_FILE = 'trellis.yaml';
@@ -25,7 +29,9 @@ const CLOSE_TIMEOUT_MS = 15_000;
 
 export function startCommand(ctx: CliContext): Command {
   return new Command('start')
-    .description('run the control plane (API, watch streams, health checks) until SIGINT or SIGTERM')
+    .description(
+      'run the control plane (API, watch streams, health checks) and the gateway until SIGINT or SIGTERM',
+    )
     .option('--host <host>', 'address to listen on (default 127.0.0.1; beyond loopback needs an admin token)')
     .option('--port <port>', 'port to listen on (default 7400; 0 picks a free one)', portNumber)
     .option('--data-dir <dir>', 'where the embedded store keeps its files (default ./.trellis)')
@@ -36,6 +42,17 @@ export function startCommand(ctx: CliContext): Command {
     )
     .option('--admin-token <token>', 'token the admin API requires (at least 16 characters)')
     .option('--node-id <id>', 'name of this node in health-check leader election')
+    .option(
+      '--gateway-port <port>',
+      'port of the gateway (default 7480; 0 picks a free one); gateway.host in the config file sets its address',
+      portNumber,
+    )
+    .option('--no-gateway', 'run without the gateway (invocation through the control plane still works)')
+    .option(
+      '--otlp-endpoint <url>',
+      'also forward received spans to this OTLP/HTTP collector (e.g. http://127.0.0.1:4318)',
+      httpUrl,
+    )
     .addOption(
       new Option('--log-level <level>', 'log level')
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -59,7 +76,19 @@ async function start(ctx: CliContext, flags: StartFlags): Promise<void> {
     import('../../control/index.ts'),
     import('pino'),
   ]);
-  const config = await loadConfig({ file, env: ctx.env, overrides });
+  const loaded = await loadConfig({ file, env: ctx.env, overrides });
+  const config = {
+    ...loaded,
+    gateway: {
+      ...loaded.gateway,
+      ...(flags.gatewayPort === undefined ? {} : { port: flags.gatewayPort }),
+      ...(flags.gateway ? {} : { enabled: false }),
+    },
+    telemetry: {
+      ...loaded.telemetry,
+      ...(flags.otlpEndpoint === undefined ? {} : { otlpEndpoint: flags.otlpEndpoint }),
+    },
+  };
   const { host, adminToken } = config.control;
   if (!adminToken && !isLoopbackHost(host)) {
     throw new MeshError(
@@ -80,11 +109,19 @@ async function start(ctx: CliContext, flags: StartFlags): Promise<void> {
   const shutdown = handleSignals(ctx, logger);
   const node = await startControlNode(config, { logger, nodeId: flags.nodeId });
   const memory = config.control.store === 'memory';
+  // The gateway is the edge: a non-loopback address is allowed without a token, and said so here.
+  const gateway = node.gateway
+    ? `${node.gateway.url}${isLoopbackHost(node.gateway.host) ? '' : ` (listening on ${node.gateway.host}: reachable from the network)`}`
+    : 'off';
   ctx.stdout(
     `trellis control plane listening on ${node.url}\n` +
+      `  gateway:  ${gateway}\n` +
       `  store:    ${memory ? 'memory (embedded, write-ahead log)' : config.control.store}\n` +
       (memory ? `  data dir: ${resolve(config.control.dataDir)}\n` : '') +
       `  config:   ${file ?? '(none)'}\n` +
+      (config.telemetry.otlpEndpoint
+        ? `  otlp:     forwarding spans to ${config.telemetry.otlpEndpoint}\n`
+        : '') +
       `  auth:     ${adminToken ? 'admin token required' : 'open (loopback only)'}\n`,
   );
   shutdown.started(node);
@@ -131,6 +168,13 @@ function handleSignals(ctx: CliContext, logger: Logger): { started(node: Control
       if (requested) close(running);
     },
   };
+}
+
+function httpUrl(value: string): string {
+  if (!/^https?:\/\/\S+$/.test(value) || !URL.canParse(value)) {
+    throw new InvalidArgumentError('expected an http(s) URL such as http://127.0.0.1:4318');
+  }
+  return value;
 }
 
 function portNumber(value: string): number {

@@ -51,7 +51,7 @@ export function toSeedInstance(instance: Instance): SeedInstance {
 }
 
 export function registerSeedRoutes(router: ControlRouter, deps: ApiDeps): void {
-  const { registry, store, logger } = deps;
+  const { registry, store } = deps;
 
   router
     .add('POST', `${BASE}/register`, async (ctx) => {
@@ -114,23 +114,7 @@ export function registerSeedRoutes(router: ControlRouter, deps: ApiDeps): void {
       });
     })
 
-    .add('GET', `${BASE}/topology`, () => {
-      // The dashboard polls this; whatever goes wrong, it gets a (possibly empty) graph, never a 500.
-      try {
-        const instances = registry.listInstances();
-        const names = registry.listServices().map((service) => service.name);
-        const nodes = [...groupByService(names, instances)].map(([name, members]) => ({
-          id: name,
-          type: 'service' as const,
-          instances: members.length,
-          healthy: members.filter((instance) => instance.health === 'healthy').length,
-        }));
-        return json({ nodes, edges: [], instances: instances.map(toSeedInstance) });
-      } catch (error) {
-        logger.error({ err: error }, 'could not build the topology');
-        return json({ nodes: [], edges: [], instances: [] });
-      }
-    })
+    // GET /topology (with edges from collected spans) is served by ./topology.ts.
 
     .add('DELETE', `${BASE}/services/:serviceId`, async ({ params }) => {
       const id = params.serviceId!;

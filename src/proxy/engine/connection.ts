@@ -9,6 +9,7 @@ import {
   shouldRetry,
   type TimerHandle,
 } from '../../core/index.ts';
+import { methodIndex, type RequestStats } from '../../telemetry/index.ts';
 import { type CannedResponse, MESH_ERRORS } from '../error-responses.ts';
 import {
   ChunkedDecoder,
@@ -38,6 +39,7 @@ import {
   RESPONSE_CLOSE_DECHUNKED,
   RESPONSE_KEEP_ALIVE,
 } from './forward-head.ts';
+import { H2Exchange } from './h2-exchange.ts';
 
 // Connection states. An exchange runs from S_QUEUED to the end of the response.
 /** Reading a request head, or idle between requests. */
@@ -55,6 +57,8 @@ const S_TUNNEL = 5;
 /** The response is out and the connection is closing: input is read and dropped. */
 const S_CLOSING = 6;
 const S_CLOSED = 7;
+/** The exchange went to an h2c cluster: the H2Exchange runs it and hands the connection back. */
+const S_H2 = 8;
 
 const F_NONE = 0;
 const F_LENGTH = 1;
@@ -98,8 +102,11 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     error: null,
     target: undefined,
     host: undefined,
+    route: null,
   };
   private readonly remoteAddress: string;
+  /** Runs the exchanges with h2c clusters (made for the first one). */
+  private h2: H2Exchange | null = null;
 
   private state = S_HEAD;
   /** Input read but not yet processed (a pipelined request waiting for the current response). */
@@ -131,6 +138,10 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
   private tryDeadline = INF;
   private backoffAt = 0;
   private lastActivity = 0;
+  /** Metrics: where the exchange is recorded (null: metrics off, or recorded already), and its start. */
+  private stats: RequestStats | null = null;
+  private methodIndex = 0;
+  private startedAt = 0;
 
   // The request body: tracked as it arrives, forwarded raw.
   private reqFraming = F_NONE;
@@ -210,7 +221,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
       this.tunnelToUpstream(chunk);
       return;
     }
-    if (state >= S_CLOSING) return;
+    if (state >= S_CLOSING && state !== S_H2) return;
     if (state !== S_HEAD) this.lastActivity = this.clock.now();
     if (this.stash !== null) {
       this.stash = Buffer.concat([this.stash, chunk]);
@@ -257,7 +268,15 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
         if (end < 0) return;
         off = this.beginExchange(buf, end);
       } else if (state >= S_CLOSING) {
-        return;
+        if (state !== S_H2) return;
+        // The H2Exchange takes the request body; what follows it is a pipelined request.
+        const end = this.h2!.receive(buf, off);
+        if (end === off && this.state === S_H2) {
+          const rest = off === 0 ? buf : buf.subarray(off);
+          this.stash = this.stash === null ? rest : Buffer.concat([this.stash, rest]);
+          return;
+        }
+        off = end;
       } else if (state === S_TUNNEL) {
         this.tunnelToUpstream(off === 0 ? buf : buf.subarray(off));
         return;
@@ -289,6 +308,8 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
           want = !this.upstreamNeedsDrain;
           break;
         case S_CLOSED:
+        case S_H2:
+          // (S_H2: the H2Exchange reads the request body as it needs it.)
           return;
         default:
           // Queued, connecting or backing off: body bytes wait in the socket.
@@ -325,6 +346,11 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     const ctx = this.ctx;
     const now = this.clock.now();
     this.lastActivity = now;
+    const metrics = ctx.metrics;
+    if (metrics !== null) {
+      this.startedAt = metrics.now();
+      this.methodIndex = methodIndex(head.method);
+    }
     this.method = head.method;
     this.clientKeepAlive = head.keepAlive;
     this.clientHttp10 = head.version === '1.0';
@@ -343,7 +369,10 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
       this.reqRemaining = head.contentLength;
       this.reqBodyDone = head.contentLength === 0;
     }
-    if (this.method === 'CONNECT') return this.rejectEarly(METHOD_NOT_ALLOWED, off, true);
+    if (this.method === 'CONNECT') {
+      this.recordUnrouted(405, 'METHOD_NOT_ALLOWED');
+      return this.rejectEarly(METHOD_NOT_ALLOWED, off, true);
+    }
 
     const res = this.resolution;
     res.cluster = null;
@@ -351,12 +380,17 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     res.error = null;
     res.target = undefined;
     res.host = undefined;
+    res.route = null;
     ctx.resolve(head, res);
     // (The resolver wrote the fields; TypeScript still sees the nulls assigned above.)
     const error = res.error as CannedResponse | null;
-    if (error !== null) return this.rejectEarly(error.keepAlive, off, false, error.close);
+    if (error !== null) {
+      this.recordUnrouted(error.status, error.code);
+      return this.rejectEarly(error.keepAlive, off, false, error.close);
+    }
     const cluster = res.cluster!;
     const settings = res.settings!;
+    if (metrics !== null) this.stats = metrics.statsOf(cluster, res.route);
 
     let deadline = settings.requestTimeoutMs > 0 ? now + settings.requestTimeoutMs : INF;
     const deadlineIndex = findHeader(head, DEADLINE_HEADER);
@@ -364,8 +398,12 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
       const incoming = parseDeadline(head.headerValue(deadlineIndex));
       if (incoming !== undefined && incoming < deadline) deadline = incoming;
     }
-    if (deadline <= now)
+    if (deadline <= now) {
+      this.record(MESH_ERRORS.timeout.status, MESH_ERRORS.timeout.code);
       return this.rejectEarly(MESH_ERRORS.timeout.keepAlive, off, false, MESH_ERRORS.timeout.close);
+    }
+
+    if (cluster.h2c) return this.startH2(deadline, buf, off);
 
     this.cluster = cluster;
     this.settings = settings;
@@ -411,6 +449,28 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
       this.respondError(cluster.errors.overflow);
     }
     return off;
+  }
+
+  /** Hands the exchange to the H2Exchange (an h2c cluster); returns where the request ends in `buf`. */
+  private startH2(deadline: number, buf: Buffer, off: number): number {
+    this.state = S_H2;
+    this.h2 ??= new H2Exchange(this, this.ctx, this.remoteAddress);
+    return this.h2.start(this.parser, this.resolution, deadline, this.stats, buf, off);
+  }
+
+  /** H2ExchangeHost: the h2 exchange is over (its response or error is out); reading goes on. */
+  h2Done(close: boolean, status: number, code: string | null): void {
+    this.record(status, code);
+    this.state = S_HEAD;
+    this.idleSince = this.clock.now();
+    // The H2Exchange paused and resumed the socket as the request body needed.
+    this.readPaused = this.socket.isPaused();
+    if (close || this.closeAfter) {
+      this.closeClient();
+      return;
+    }
+    this.armTimer(this.idleSince + this.ctx.clientIdleTimeoutMs);
+    if (!this.inFeed) this.resumeInput();
   }
 
   /** Answers a request that never reached a cluster (no slot was taken). */
@@ -635,7 +695,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
       return;
     }
     if (this.state === S_TUNNEL) {
-      if (!this.socket.write(chunk)) {
+      if (!this.writeUpstreamBytes(conn, chunk)) {
         this.clientNeedsDrain = true;
         conn.socket.pause();
       }
@@ -754,7 +814,9 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
       this.dechunker = new ChunkedDecoder({
         errorStatus: 502,
         onData: (buf, start, end) => {
-          if (!this.socket.write(buf.subarray(start, end))) this.clientNeedsDrain = true;
+          if (!this.writeUpstreamBytes(this.upstream!, buf.subarray(start, end))) {
+            this.clientNeedsDrain = true;
+          }
         },
       });
     }
@@ -833,11 +895,11 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
         ok = socket.write(Buffer.concat([head, chunk.subarray(off, off + take)]));
       else {
         socket.write(head);
-        ok = socket.write(chunk.subarray(off, off + take));
+        ok = this.writeUpstreamBytes(conn, chunk.subarray(off, off + take));
       }
     } else if (take > 0 || from < off) {
       const end = off + take;
-      ok = socket.write(from === 0 && end === len ? chunk : chunk.subarray(from, end));
+      ok = this.writeUpstreamBytes(conn, from === 0 && end === len ? chunk : chunk.subarray(from, end));
     }
     if (!ok) this.clientNeedsDrain = true;
     if (done) {
@@ -847,15 +909,26 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     if (this.clientNeedsDrain) conn.socket.pause();
   }
 
+  /**
+   * Writes bytes read from `conn` (a view of its read buffer) to the client; returns what write does.
+   * Bytes the socket could not send at once stay queued, so the next read must not overwrite them.
+   */
+  private writeUpstreamBytes(conn: UpstreamConnection, bytes: Buffer): boolean {
+    const ok = this.socket.write(bytes);
+    if (this.socket.writableLength > 0) conn.keepReadBuffer();
+    return ok;
+  }
+
   /** The response was sent whole. */
   private finishExchange(conn: UpstreamConnection, extraBytes: boolean): void {
     const cluster = this.cluster!;
     const endpoint = this.endpoint!;
     if (this.status >= 500) cluster.recordFailure(endpoint, this.headLatency);
     else cluster.recordSuccess(endpoint, this.headLatency);
+    this.record(this.status, null);
     this.upstream = null;
     // Bytes past the end of the response answer nothing we asked: the connection is out of sync.
-    conn.pool.release(conn, this.respParser.keepAlive && this.reqBodyDone && !extraBytes);
+    conn.pool.release(conn, this.respParser.keepAlive && this.reqBodyDone && !extraBytes, this.lastActivity);
     this.endExchange(this.closeAfter);
   }
 
@@ -884,6 +957,23 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     if (close || this.closeAfter) this.closeClient();
     if (slot && cluster !== null) cluster.release();
     if (this.state === S_HEAD && !this.inFeed) this.resumeInput();
+  }
+
+  /** Metrics: the exchange ended with `status` (0: no response head sent); `code` when the mesh answered. */
+  private record(status: number, code: string | null): void {
+    const stats = this.stats;
+    if (stats === null) return;
+    this.stats = null;
+    stats.record(this.methodIndex, status, this.ctx.metrics!.now() - this.startedAt);
+    if (code !== null) stats.recordError(code);
+  }
+
+  /** Metrics: an exchange refused before it reached a cluster. */
+  private recordUnrouted(status: number, code: string): void {
+    const metrics = this.ctx.metrics;
+    if (metrics === null) return;
+    this.stats = metrics.unrouted();
+    this.record(status, code);
   }
 
   /** UpstreamOwner: the client's socket drained. */
@@ -932,12 +1022,16 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     const policy = settings.retry;
     const delay = backoffDelay(policy.backoffBaseMs, policy.backoffCapMs, this.attempt, this.ctx.random);
     if (!retryFits(now, this.deadline, delay, 1)) return false;
-    if (!this.cluster!.budget.tryAcquireRetry()) return false;
+    if (!this.cluster!.budget.tryAcquireRetry()) {
+      if (this.stats !== null) this.stats.budgetExhausted++;
+      return false;
+    }
     this.backoffAt = now + delay;
     return true;
   }
 
   private scheduleRetry(): void {
+    if (this.stats !== null) this.stats.retries++;
     this.partsSent = 0;
     this.respHeadDone = false;
     this.state = S_BACKOFF;
@@ -991,6 +1085,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
 
   /** The attempt failed without a (complete) response. */
   private upstreamFailed(conn: UpstreamConnection, kind: 'connect-failure' | 'reset' | 'timeout'): void {
+    if (kind === 'connect-failure' && this.stats !== null) this.stats.connectErrors++;
     this.upstream = null;
     conn.pool.release(conn, false);
     const cluster = this.cluster!;
@@ -1034,6 +1129,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     this.cluster!.recordFailure(this.endpoint!, this.clock.now() - this.attemptStart);
     const reason = isHttpParseError(error) ? error.code : 'UNEXPECTED_101';
     const message = isHttpParseError(error) ? error.message : 'The upstream switched protocols unasked.';
+    this.record(502, 'BAD_GATEWAY');
     this.socket.write(
       errorResponse(502, 'BAD_GATEWAY', 'the upstream sent a malformed response', [{ message, reason }]),
     );
@@ -1071,6 +1167,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
 
   /** Answers the exchange with a mesh error (nothing of a response was sent yet). */
   private respondError(response: CannedResponse): void {
+    this.record(response.status, response.code);
     const keep = this.canKeepAlive();
     this.socket.write(keep ? response.keepAlive : response.close);
     this.endExchange(!keep);
@@ -1091,12 +1188,14 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
       this.socket.destroy();
       return;
     }
+    this.record(isHttpParseError(error) ? error.status : 400, 'BAD_REQUEST');
     this.socket.write(refusal(error));
     this.endExchange(true);
   }
 
   /** The request head broke the rules: 400 (or 431, 501, 505), and the connection closes. */
   private refuseRequest(error: unknown): void {
+    this.ctx.metrics?.refused(isHttpParseError(error) ? error.status : 400);
     this.socket.write(refusal(error));
     this.closeClient();
   }
@@ -1104,7 +1203,14 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
   /** Drops the exchange without answering (the client is gone or its response was cut). */
   private abortExchange(): void {
     const cluster = this.cluster;
-    if (cluster === null) return;
+    if (cluster === null) {
+      if (this.state === S_H2) {
+        this.record(this.h2!.abort(), null);
+        this.state = S_CLOSING;
+      }
+      return;
+    }
+    this.record(this.sentToClient ? this.status : 0, null);
     if (this.state === S_QUEUED && !this.slotHeld) cluster.cancelWaiter(this);
     const conn = this.upstream;
     if (conn !== null) {
@@ -1212,6 +1318,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
   private startTunnel(conn: UpstreamConnection, chunk: Buffer, off: number): void {
     const cluster = this.cluster!;
     cluster.recordSuccess(this.endpoint!, this.headLatency);
+    this.record(101, null);
     conn.pool.detach(conn);
     if (this.slotHeld) {
       this.slotHeld = false;

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../../core/index.ts';
+import type { ListenerStats, RouteStatsHolder } from '../../telemetry/index.ts';
 import type { CannedResponse } from '../error-responses.ts';
 import type { RequestHead } from '../http1/index.ts';
 import type { Cluster, ExchangeSettings } from '../upstream/index.ts';
@@ -16,6 +17,8 @@ export interface Resolution {
   target: string | undefined;
   /** Replacement Host value. */
   host: string | undefined;
+  /** The gateway route that matched (its metrics are kept per route); null in other modes. */
+  route: RouteStatsHolder | null;
 }
 
 /** How a listener mode finds the target of a request; must not keep `head` (it is reused). */
@@ -35,6 +38,8 @@ export interface EngineContext {
   readonly clientIdleTimeoutMs: number;
   /** Uniform in [0, 1), for retry jitter. */
   readonly random: () => number;
+  /** Where exchanges are counted and timed; null: metrics off. */
+  readonly metrics: ListenerStats | null;
   /** Set when the listener closes: responses say `connection: close` and connections end. */
   draining: boolean;
   /** Called by each connection when it has closed. */

@@ -68,18 +68,18 @@ export function writeRequestHead(head: RequestHead, edits: RequestHeadEdits = NO
 
   const out = Buffer.allocUnsafe(size);
   let pos: number;
-  if (copyLine) {
+  if (copyLine && edits.host === undefined) {
+    // The start line and the kept headers after it go out in one copy.
+    pos = copyKept(head, dropMask, edits.remove, out, 0, 0);
+  } else if (copyLine) {
     pos = buf.copy(out, 0, base, base + head.startLineEnd);
   } else {
-    pos = buf.copy(out, 0, base, base + head.targetStart);
-    pos +=
-      target === undefined
-        ? buf.copy(out, pos, base + head.targetStart, base + head.targetEnd)
-        : writeLatin1(out, target, pos);
+    pos = buf.copy(out, 0, base, base + (target === undefined ? head.targetEnd : head.targetStart));
+    if (target !== undefined) pos += writeLatin1(out, target, pos);
     pos += writeLatin1(out, VERSION_CRLF, pos);
   }
   if (edits.host !== undefined) pos += writeLatin1(out, `host: ${edits.host}\r\n`, pos);
-  pos = copyKept(head, dropMask, edits.remove, out, pos);
+  if (!copyLine || edits.host !== undefined) pos = copyKept(head, dropMask, edits.remove, out, pos, -1);
   pos = writeAppend(edits.append, out, pos);
   pos += connection.copy(out, pos);
   out[pos] = 13;
@@ -113,12 +113,12 @@ export function writeResponseHead(head: ResponseHead, edits: ResponseHeadEdits =
   const out = Buffer.allocUnsafe(size);
   let pos: number;
   if (head.version === '1.1') {
-    pos = buf.copy(out, 0, base, base + head.startLineEnd);
+    pos = copyKept(head, dropMask, edits.remove, out, 0, 0);
   } else {
     pos = writeLatin1(out, 'HTTP/1.1', 0);
     pos += buf.copy(out, pos, base + 8, base + head.startLineEnd);
+    pos = copyKept(head, dropMask, edits.remove, out, pos, -1);
   }
-  pos = copyKept(head, dropMask, edits.remove, out, pos);
   pos = writeAppend(edits.append, out, pos);
   pos += connection.copy(out, pos);
   out[pos] = 13;
@@ -156,21 +156,27 @@ function keptSize(head: HeadView, dropMask: number, remove: readonly string[] | 
   return size;
 }
 
-/** Copies the surviving header lines as runs of adjacent kept lines (one copy when nothing is dropped). */
+/**
+ * Copies the surviving header lines as runs of adjacent kept lines (one copy when nothing is dropped).
+ * `firstRun` 0 makes the start line (head offset 0) the beginning of the first run, so it goes out in the
+ * same copy; -1 when the caller has written the start line itself.
+ */
 function copyKept(
   head: HeadView,
   dropMask: number,
   remove: readonly string[] | undefined,
   out: Buffer,
   pos: number,
+  firstRun: 0 | -1,
 ): number {
   const { buf, base } = head;
   if ((head.kindMask & dropMask) === 0 && remove === undefined) {
-    return pos + buf.copy(out, pos, base + head.startLineEnd, base + head.headersEnd);
+    const from = firstRun === 0 ? 0 : head.startLineEnd;
+    return pos + buf.copy(out, pos, base + from, base + head.headersEnd);
   }
   const h = head.headers;
   const n = head.headerCount;
-  let runStart = -1;
+  let runStart: number = firstRun === 0 ? 0 : -1;
   for (let i = 0; i < n; i++) {
     const lineStart = h[i * HEADER_STRIDE];
     if (dropped(head, i, dropMask, remove)) {

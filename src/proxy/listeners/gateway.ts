@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Clock, Route } from '../../core/index.ts';
 import { systemClock } from '../../core/index.ts';
+import { type RouteStatsHolder, statsSlots } from '../../telemetry/index.ts';
 import type { DiscoverySource } from '../discovery/index.ts';
 import type { Resolution } from '../engine/index.ts';
 import { MESH_ERRORS } from '../error-responses.ts';
@@ -33,8 +34,13 @@ export interface GatewayListenerOptions extends ListenerOptions {
   random?: () => number;
 }
 
-/** What the gateway keeps per route: its cluster, and its settings when it overrides the policy. */
-class RouteTarget {
+/**
+ * What the gateway keeps per route: its cluster, its settings when it overrides the policy, and the
+ * slots of its metrics.
+ */
+class RouteTarget implements RouteStatsHolder {
+  readonly stats = statsSlots();
+  readonly routeName: string;
   private cluster: Cluster | undefined = undefined;
   private settings: ExchangeSettings | undefined = undefined;
   private settingsVersion = -1;
@@ -46,6 +52,7 @@ class RouteTarget {
     private readonly logger: Logger,
   ) {
     this.overrides = hasOverrides(route);
+    this.routeName = route.name;
   }
 
   clusterOf(): Cluster | undefined {
@@ -122,6 +129,7 @@ export class GatewayRouter {
     }
     out.cluster = cluster;
     out.settings = routeTarget.settingsFor(cluster);
+    out.route = routeTarget;
     if (compiled.strip !== null) out.target = stripPrefix(target, compiled.strip);
     const rewriteHost = routeTarget.route.rewriteHost;
     if (rewriteHost !== undefined) out.host = rewriteHost;

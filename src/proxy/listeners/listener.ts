@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:net';
 import type { Logger } from 'pino';
 import type { Clock } from '../../core/index.ts';
+import type { ListenerStats } from '../../telemetry/index.ts';
 import { ClientConnection, type EngineContext, type Resolver } from '../engine/index.ts';
 
 /** A listening proxy port. */
@@ -25,6 +26,8 @@ export interface ListenerOptions {
   drainTimeoutMs?: number;
   /** A client connection idle between requests is closed after this long (default 60 s). */
   clientIdleTimeoutMs?: number;
+  /** Where this listener's exchanges are counted and timed (createProxy passes its own); none: off. */
+  metrics?: ListenerStats;
 }
 
 export interface ListenerDeps {
@@ -50,6 +53,7 @@ export async function listen(options: ListenerOptions, deps: ListenerDeps): Prom
     trustForwarded: deps.trustForwarded,
     clientIdleTimeoutMs: options.clientIdleTimeoutMs ?? 60_000,
     random: deps.random ?? Math.random,
+    metrics: options.metrics ?? null,
     draining: false,
     onClose(connection) {
       connections.delete(connection as ClientConnection);

@@ -65,6 +65,11 @@ export class ClusterManager {
     return cluster;
   }
 
+  /** The clusters made so far, in no order (a copy, for admin views; `get` may create one). */
+  list(): Cluster[] {
+    return [...this.clusters.values()];
+  }
+
   /** The canned errors for a service `get` found no cluster for. */
   errorsFor(service: string): ClusterErrors {
     return this.clusters.get(service)?.errors ?? this.unknown.get(service) ?? clusterErrors(service);

@@ -17,7 +17,9 @@ import {
   type RetryBudget,
   type ServicePolicy,
 } from '../../core/index.ts';
+import { type ClusterStatsHolder, statsSlots } from '../../telemetry/index.ts';
 import { type CannedResponse, type ClusterErrors, clusterErrors } from '../error-responses.ts';
+import { H2SessionPool } from './h2-session-pool.ts';
 import { type PoolOptions, UpstreamPool } from './pool.ts';
 import { type ExchangeSettings, exchangeSettings } from './settings.ts';
 
@@ -26,6 +28,11 @@ export interface UpstreamEndpoint extends Endpoint {
   /** null when the policy disables circuit breaking. */
   breaker: CircuitBreaker | null;
   pool: UpstreamPool;
+  /** The HTTP/2 sessions of an h2c cluster (made on first use; see `Cluster.h2Sessions`). */
+  h2: H2SessionPool | null;
+  /** Attempts ended on this endpoint (success, failure or cancel), and the failed ones: for admin views. */
+  requests: number;
+  failures: number;
 }
 
 /** An exchange waiting for a concurrency slot. */
@@ -49,7 +56,7 @@ export interface ClusterDeps {
  * outlier detector; the concurrency limiter with its queue; the retry budget. `applyPolicy` swaps
  * settings at runtime without touching connections or in-flight exchanges.
  */
-export class Cluster {
+export class Cluster implements ClusterStatsHolder {
   readonly name: string;
   policy!: ServicePolicy;
   /** The policy's exchange settings (routes with overrides keep their own). */
@@ -63,9 +70,15 @@ export class Cluster {
   budget!: RetryBudget;
   /** ip-hash: the request header hashed instead of the client address (lowercase). */
   hashHeader: string | undefined = undefined;
+  /** The policy's upstreamProtocol is h2c: exchanges go to the endpoints as HTTP/2 streams. */
+  h2c = false;
   readonly errors: ClusterErrors;
   /** Why the last `pick` returned undefined. */
   pickError: CannedResponse;
+  /** Metrics of the traffic to this cluster (per listener direction), filled on first use. */
+  readonly stats = statsSlots();
+  /** Endpoints ejected by outlier detection so far. */
+  ejections = 0;
 
   private readonly byId = new Map<string, UpstreamEndpoint>();
   private readonly waiters: ClusterWaiter[] = [];
@@ -101,6 +114,7 @@ export class Cluster {
         existing.address = instance.address;
         existing.port = instance.port;
         existing.pool.retarget();
+        existing.h2?.retarget();
         changed = true;
       }
       const weight = instance.weight ?? 100;
@@ -109,6 +123,13 @@ export class Cluster {
         existing.health !== instance.health ||
         existing.zone !== instance.zone
       ) {
+        // Like Envoy's successful_active_health_check_uneject_host: an endpoint the control plane's
+        // active check finds healthy again is back in rotation at once, not after the breaker's or
+        // the ejection's timer runs out.
+        if (instance.health === 'healthy' && existing.health !== 'healthy') {
+          existing.ejectedUntil = 0;
+          existing.breaker = this.createBreaker(existing);
+        }
         existing.weight = weight;
         existing.health = instance.health;
         existing.zone = instance.zone;
@@ -119,6 +140,7 @@ export class Cluster {
       if (seen.has(id)) continue;
       byId.delete(id);
       endpoint.pool.close();
+      endpoint.h2?.close();
       changed = true;
     }
     if (!changed) return;
@@ -161,6 +183,9 @@ export class Cluster {
             baseEjectionTimeMs: outlier.baseEjectionTimeMs,
             maxEjectionTimeMs: outlier.maxEjectionTimeMs,
             maxEjectionPercent: outlier.maxEjectionPercent,
+            onEject: () => {
+              this.ejections++;
+            },
           })
         : null;
       this.outlier?.setEndpoints(this.endpoints);
@@ -172,9 +197,40 @@ export class Cluster {
         minPerSecond: policy.retry.budget.minPerSecond,
       });
     }
+    this.applyProtocol(policy);
     this.limiter.setLimits(policy.concurrency);
     this.admitWaiters();
     this.version++;
+  }
+
+  /** h2c on or off; sessions left by a switch to http1 close once their streams are done. */
+  private applyProtocol(policy: ServicePolicy): void {
+    const h2c = policy.upstreamProtocol === 'h2c';
+    for (const endpoint of this.endpoints) {
+      const sessions = endpoint.h2;
+      if (sessions === null) continue;
+      if (h2c) {
+        sessions.setIdleTimeout(sessionIdleMs(policy));
+      } else {
+        sessions.close();
+        endpoint.h2 = null;
+      }
+    }
+    this.h2c = h2c;
+  }
+
+  /** The endpoint's HTTP/2 sessions (h2c), made on first use. */
+  h2Sessions(endpoint: UpstreamEndpoint): H2SessionPool {
+    let sessions = endpoint.h2;
+    if (sessions === null) {
+      sessions = new H2SessionPool(endpoint, this.deps.clock, {
+        idleTimeoutMs: sessionIdleMs(this.policy),
+        connectTimeoutMs: this.deps.pool?.connectTimeoutMs,
+      });
+      if (this.closed) sessions.close();
+      endpoint.h2 = sessions;
+    }
+    return sessions;
   }
 
   // --- the request path ---
@@ -221,6 +277,7 @@ export class Cluster {
   }
 
   recordSuccess(endpoint: UpstreamEndpoint, latencyMs: number): void {
+    endpoint.requests++;
     endpoint.breaker?.onSuccess();
     this.outlier?.onSuccess(endpoint);
     this.balancer.onRequestEnd(endpoint, latencyMs, true);
@@ -228,6 +285,8 @@ export class Cluster {
 
   /** A connect failure, reset, timeout or 5xx. */
   recordFailure(endpoint: UpstreamEndpoint, latencyMs: number): void {
+    endpoint.requests++;
+    endpoint.failures++;
     endpoint.breaker?.onFailure();
     this.outlier?.onFailure(endpoint);
     this.balancer.onRequestEnd(endpoint, latencyMs, false);
@@ -235,6 +294,7 @@ export class Cluster {
 
   /** The attempt ended without saying anything about the endpoint (the client went away). */
   recordCancel(endpoint: UpstreamEndpoint, latencyMs: number): void {
+    endpoint.requests++;
     endpoint.breaker?.onCancel();
     this.balancer.onRequestEnd(endpoint, latencyMs, true);
   }
@@ -242,7 +302,10 @@ export class Cluster {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const endpoint of this.endpoints) endpoint.pool.close();
+    for (const endpoint of this.endpoints) {
+      endpoint.pool.close();
+      endpoint.h2?.close();
+    }
   }
 
   /** The slow path of `pick`: the balancer's choice refused; any other admitted endpoint will do. */
@@ -279,6 +342,9 @@ export class Cluster {
       ejectedUntil: 0,
       breaker: null,
       pool: undefined as unknown as UpstreamPool,
+      h2: null,
+      requests: 0,
+      failures: 0,
     };
     endpoint.pool = new UpstreamPool(endpoint, this.deps.clock, this.deps.pool);
     if (this.closed) endpoint.pool.close();
@@ -324,6 +390,11 @@ export class Cluster {
 
 function same(a: unknown, b: unknown): boolean {
   return a === b || JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** An HTTP/2 session with no stream is closed after the policy's idle timeout (60 s when that is off). */
+function sessionIdleMs(policy: ServicePolicy): number {
+  return policy.timeout.idleMs > 0 ? policy.timeout.idleMs : 60_000;
 }
 
 function samePolicy(a: ServicePolicy, b: ServicePolicy): boolean {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { type Clock, type Instance, isMeshError, systemClock } from '../../core/index.ts';
+import { type Clock, type HealthCheck, type Instance, isMeshError, systemClock } from '../../core/index.ts';
 import type { Store } from '../../store/index.ts';
 import { registryKeys } from '../keys.ts';
 import { sameCheck } from '../records.ts';
@@ -26,6 +26,8 @@ export interface HealthCheckerOptions {
   leaseTtlSeconds?: number;
   /** See SchedulerOptions.firstCheckDelayMs. */
   firstCheckDelayMs?: number;
+  /** Told the result of every check run (for metrics). */
+  onResult?: (check: HealthCheck, result: CheckResult) => void;
 }
 
 export interface HealthChecker {
@@ -76,6 +78,7 @@ export function createHealthChecker(options: HealthCheckerOptions): HealthChecke
       run: async (instance) => {
         const check = instance.check!;
         const result = await probe(instance);
+        options.onResult?.(check, result);
         const latest = registry.getInstance(instance.id);
         // Leadership lost, or the instance changed or left while the probe ran: drop the result.
         if (!active || !latest || !sameCheck(latest.check, check)) return;

@@ -34,6 +34,20 @@ describe('ForwardHeadWriter', () => {
     expect(second.toString('latin1')).not.toMatch(/deadline/);
   });
 
+  it('rewrites the deadline for every request, whatever its number of digits', () => {
+    const writer = new ForwardHeadWriter('10.1.1.1', false);
+    const head = parse('GET / HTTP/1.1\r\nHost: h\r\n\r\n');
+    const deadlineOf = (deadline: number) =>
+      /x-trellis-deadline: (\d+)\r\n/.exec(
+        writer.write(head, undefined, undefined, false, deadline, false).toString('latin1'),
+      )?.[1];
+    expect(deadlineOf(1_999_999_999_999.9)).toBe('1999999999999');
+    expect(deadlineOf(1_000_000_000_000)).toBe('1000000000000');
+    expect(deadlineOf(42.5)).toBe('42');
+    expect(deadlineOf(12_345_678_901_234)).toBe('12345678901234');
+    expect(deadlineOf(1_700_000_000_007)).toBe('1700000000007');
+  });
+
   it('appends to x-forwarded-for, rewrites target and host, and sets x-forwarded-host', () => {
     const writer = new ForwardHeadWriter('10.1.1.1', false);
     const head = parse(

@@ -108,6 +108,19 @@ describe('request head writer', () => {
     );
   });
 
+  it('drops a first or last header next to the start line it copies along', () => {
+    const first = request('GET /f HTTP/1.1\r\nConnection: close\r\nHost: a\r\nX: 1\r\n\r\n');
+    expect(text(writeRequestHead(first))).toBe(
+      'GET /f HTTP/1.1\r\nHost: a\r\nX: 1\r\nconnection: keep-alive\r\n\r\n',
+    );
+    const last = request('GET /l HTTP/1.1\r\nHost: a\r\nTE: trailers\r\n\r\n');
+    expect(text(writeRequestHead(last, { append: ['y: 2\r\n'] }))).toBe(
+      'GET /l HTTP/1.1\r\nHost: a\r\ny: 2\r\nconnection: keep-alive\r\n\r\n',
+    );
+    const http10 = request('GET /o HTTP/1.0\r\nKeep-Alive: 5\r\nX: 1\r\n\r\n');
+    expect(text(writeRequestHead(http10))).toBe('GET /o HTTP/1.1\r\nX: 1\r\nconnection: keep-alive\r\n\r\n');
+  });
+
   it('works on a head that arrived in pieces (private buffer)', () => {
     const parser = createRequestParser();
     parser.execute(latin1('GET /p HTTP/1.1\r\nHo'));

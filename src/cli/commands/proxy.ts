@@ -1,0 +1,138 @@
+import { Command, Option } from 'commander';
+import { parseDuration } from '../../core/index.ts';
+import { action, type CliContext, DEFAULT_CONTROL_URL } from '../context.ts';
+import {
+  collect,
+  durationText,
+  hostPort,
+  nonNegativeInteger,
+  portNumber,
+  positiveInteger,
+} from '../flags.ts';
+import { exitOnSignal } from '../shutdown.ts';
+
+interface ProxyFlags {
+  service: string;
+  app: string;
+  inboundPort?: number;
+  outboundPort?: number;
+  host?: string;
+  advertise?: string;
+  control?: string;
+  token?: string;
+  healthPath?: string;
+  tcpCheck?: boolean;
+  checkInterval?: string;
+  tag?: string[];
+  weight?: number;
+  zone?: string;
+  version?: string;
+  id?: string;
+  drainTimeout: string;
+  propagationDelay: string;
+  workers: number;
+  logLevel: string;
+}
+
+/** Beyond draining, what a stuck shutdown may take before the process gives up on it. */
+const CLOSE_SLACK_MS = 10_000;
+
+export function proxyCommand(ctx: CliContext): Command {
+  return new Command('proxy')
+    .description(
+      'run a sidecar beside an app: inbound (mesh → app) and outbound (app → mesh) listeners, and the ' +
+        "app's registration with a health check of the app, until SIGINT or SIGTERM",
+    )
+    .requiredOption('--service <name>', 'the service the app is an instance of')
+    .requiredOption('--app <host:port>', 'where the app listens, e.g. 127.0.0.1:8080', hostPort)
+    .option(
+      '--inbound-port <port>',
+      'mesh → app listener; its address is registered (default 7482)',
+      portNumber,
+    )
+    .option('--outbound-port <port>', 'app → mesh listener, for HTTP_PROXY (default 7481)', portNumber)
+    .option('--host <host>', 'address both listeners bind (default 127.0.0.1)')
+    .option('--advertise <address>', 'address registered for the inbound listener (default: --host)')
+    .option('--control <url>', `control-plane URL (default: $TRELLIS_CONTROL or ${DEFAULT_CONTROL_URL})`)
+    .option('--token <token>', 'admin token (default: $TRELLIS_ADMIN_TOKEN)')
+    .addOption(
+      new Option(
+        '--health-path <path>',
+        'HTTP health check of the app at this path (default /health)',
+      ).conflicts('tcpCheck'),
+    )
+    .option('--tcp-check', 'check the app by connecting to it instead of over HTTP')
+    .option(
+      '--check-interval <duration>',
+      'how often the control plane checks the app (default 5s)',
+      durationText,
+    )
+    .option('--tag <tag>', 'a tag of the instance; repeat for several', collect)
+    .option('--weight <n>', 'relative share of traffic (default 100)', nonNegativeInteger)
+    .option('--zone <zone>', 'zone or region, for zone-aware balancing')
+    .option('--version <version>', 'version label, for traffic splitting')
+    .option('--id <id>', 'instance id (default: <service>-<address>-<inbound port>)')
+    .option(
+      '--drain-timeout <duration>',
+      'how long shutting down waits for requests in flight',
+      durationText,
+      '10s',
+    )
+    .option(
+      '--propagation-delay <duration>',
+      'how long to keep serving after deregistering, while peers learn of it',
+      durationText,
+      '500ms',
+    )
+    .option('--workers <n>', 'proxy processes sharing the ports', positiveInteger, 1)
+    .addOption(
+      new Option('--log-level <level>', 'log level')
+        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .default('info'),
+    )
+    .action(action(ctx, (flags: ProxyFlags) => runSidecar(ctx, flags)));
+}
+
+async function runSidecar(ctx: CliContext, flags: ProxyFlags): Promise<void> {
+  const [{ startSidecar }, { pino }] = await Promise.all([import('../../proxy/index.ts'), import('pino')]);
+  const logger = pino({ level: flags.logLevel });
+  const shutdown = exitOnSignal(
+    ctx,
+    logger,
+    parseDuration(flags.propagationDelay) + parseDuration(flags.drainTimeout) + CLOSE_SLACK_MS,
+  );
+  const control = flags.control || ctx.env.TRELLIS_CONTROL || DEFAULT_CONTROL_URL;
+  const sidecar = await startSidecar({
+    service: flags.service,
+    app: flags.app,
+    control,
+    token: flags.token || ctx.env.TRELLIS_ADMIN_TOKEN || undefined,
+    host: flags.host,
+    inboundPort: flags.inboundPort,
+    outboundPort: flags.outboundPort,
+    advertiseAddress: flags.advertise,
+    healthPath: flags.healthPath,
+    tcpCheck: flags.tcpCheck,
+    checkInterval: flags.checkInterval,
+    tags: flags.tag,
+    weight: flags.weight,
+    zone: flags.zone,
+    version: flags.version,
+    id: flags.id,
+    drainTimeout: flags.drainTimeout,
+    propagationDelay: flags.propagationDelay,
+    workers: flags.workers,
+    logger,
+    logLevel: flags.logLevel,
+  });
+  const { inbound, outbound } = sidecar;
+  ctx.stdout(
+    `trellis sidecar for ${flags.service}\n` +
+      `  inbound:  ${inbound.host}:${inbound.port} → app ${flags.app}\n` +
+      `  outbound: ${outbound.host}:${outbound.port} (HTTP_PROXY=http://${outbound.host}:${outbound.port})\n` +
+      `  instance: ${sidecar.instanceId} (${sidecar.registered() ? 'registered' : 'registering once the control plane answers'})\n` +
+      `  control:  ${control}\n` +
+      (flags.workers > 1 ? `  workers:  ${sidecar.workerPids().join(', ')}\n` : ''),
+  );
+  shutdown.started(sidecar);
+}

@@ -1,0 +1,2 @@
+export { type DataPlane, type DataPlaneOptions, startDataPlane } from './data-plane.ts';
+export { type DataPlanePlan, type ListenerAddress, type ListenerSpec, openListeners } from './plan.ts';

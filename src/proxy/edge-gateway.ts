@@ -1,0 +1,77 @@
+import type { Logger } from 'pino';
+import { pino } from 'pino';
+import { z } from 'zod';
+import type { BackoffOptions } from '../client/index.ts';
+import { address, duration, validate } from '../config/index.ts';
+import type { Clock } from '../core/index.ts';
+import { type ListenerAddress, startDataPlane } from './data-plane/index.ts';
+
+export interface GatewayOptions {
+  /** The control plane whose routes and services the gateway follows. */
+  control: string;
+  token?: string;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 7480; 0 lets the OS pick. */
+  port?: number;
+  /** How long shutting down waits for exchanges in progress (default 10 s). */
+  drainTimeout?: string | number;
+  /** Proxy processes (default 1: the listener runs in this process). */
+  workers?: number;
+  logger?: Logger;
+  /** The workers' log level (default: the logger's). */
+  logLevel?: string;
+  clock?: Clock;
+  random?: () => number;
+  backoff?: BackoffOptions;
+}
+
+/** An edge gateway running apart from the control plane. */
+export interface Gateway {
+  readonly gateway: ListenerAddress;
+  workerPids(): number[];
+  /** Stops accepting, drains the exchanges in progress (within the drain timeout), stops. */
+  close(): Promise<void>;
+}
+
+const gatewaySettings = z.object({
+  control: z.string().min(1),
+  token: z.string().min(1).optional(),
+  host: address.default('127.0.0.1'),
+  port: z
+    .number()
+    .int('must be an integer')
+    .min(0, 'ports are 0-65535')
+    .max(65535, 'ports are 0-65535')
+    .default(7480),
+  drainTimeout: duration.default(10_000),
+  workers: z.number().int('must be an integer').min(1, 'at least 1').max(128, 'at most 128').default(1),
+});
+
+/**
+ * Starts the gateway listener fed by the control plane's watch stream (routes, services, policies).
+ * The control plane need not be up: the gateway listens at once, answers NO_HEALTHY_UPSTREAM or
+ * NO_ROUTE until the first view arrives, and keeps its last view while the control plane is away.
+ */
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const settings = validate(gatewaySettings, options, { what: 'gateway options' });
+  const dataPlane = await startDataPlane({
+    control: settings.control,
+    token: settings.token,
+    plan: {
+      listeners: [{ kind: 'gateway', host: settings.host, port: settings.port }],
+      drainTimeoutMs: settings.drainTimeout,
+    },
+    workers: settings.workers,
+    logger: options.logger ?? pino({ level: 'silent' }),
+    logLevel: options.logLevel,
+    clock: options.clock,
+    random: options.random,
+    backoff: options.backoff,
+  });
+  return {
+    gateway: dataPlane.listeners[0]!,
+    workerPids: () => dataPlane.workerPids(),
+    close: () => dataPlane.close(),
+  };
+}

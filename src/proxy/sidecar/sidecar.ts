@@ -1,0 +1,103 @@
+import { pino } from 'pino';
+import { createControlClient } from '../../client/index.ts';
+import { systemClock } from '../../core/index.ts';
+import { type ListenerAddress, startDataPlane } from '../data-plane/index.ts';
+import { type SidecarOptions, sidecarRegistration, sidecarSettingsOf } from './options.ts';
+import { keepRegistered } from './registration.ts';
+
+/** A running sidecar. */
+export interface Sidecar {
+  /** Mesh → app; the address registered for the instance. */
+  readonly inbound: ListenerAddress;
+  /** App → mesh: an HTTP proxy (`HTTP_PROXY`), `Host: <service>`, or `/v1.0/invoke/<service>/method/…`. */
+  readonly outbound: ListenerAddress;
+  readonly instanceId: string;
+  /** Whether the instance is registered now (false while the control plane has not been reached yet). */
+  registered(): boolean;
+  /** The worker processes' pids; empty when the listeners run in this process. */
+  workerPids(): number[];
+  /**
+   * Deregisters the instance (so peers stop sending), keeps serving for the propagation delay, then
+   * drains both listeners (within the drain timeout) and stops. Safe to call more than once.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a sidecar beside an app: the inbound and outbound listeners, fed by the watch on the control
+ * plane, and the app's registration with a health check of the app. Throws BAD_REQUEST for bad
+ * options, or when the control plane refuses the registration; a control plane that cannot be
+ * reached is retried with backoff in the background, and meanwhile the sidecar serves.
+ */
+export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
+  const settings = sidecarSettingsOf(options);
+  const logger = options.logger ?? pino({ level: 'silent' });
+  const clock = options.clock ?? systemClock;
+  const random = options.random ?? Math.random;
+  const dataPlane = await startDataPlane({
+    control: settings.control,
+    token: settings.token,
+    plan: {
+      listeners: [
+        {
+          kind: 'inbound',
+          host: settings.host,
+          port: settings.inboundPort,
+          app: settings.app,
+          service: settings.service,
+        },
+        { kind: 'outbound', host: settings.host, port: settings.outboundPort },
+      ],
+      drainTimeoutMs: settings.drainTimeout,
+    },
+    workers: settings.workers,
+    logger,
+    logLevel: options.logLevel,
+    clock,
+    random,
+    backoff: options.backoff,
+  });
+  const [inbound, outbound] = dataPlane.listeners as [ListenerAddress, ListenerAddress];
+  const registration = sidecarRegistration(settings, inbound);
+  const instanceId = registration.id!;
+  const client = createControlClient({ url: settings.control, token: settings.token, timeoutMs: 5_000 });
+  const keeper = keepRegistered(registration, { client, clock, logger, random, backoff: options.backoff });
+  const { watch } = dataPlane;
+  // Like Consul's agent, the sidecar puts its instance back when the registry lost it (removed by
+  // hand, or a store that lost it); only the sidecar's own shutdown takes it out for good.
+  const unsubscribe = watch.subscribe(() => {
+    if (watch.connected() && watch.instance(instanceId) === undefined) keeper.ensure();
+  });
+
+  async function stop(): Promise<void> {
+    unsubscribe();
+    const removed = await keeper.stop();
+    if (removed && settings.propagationDelay > 0) {
+      logger.info({ ms: settings.propagationDelay }, 'deregistered; serving while peers learn of it');
+      await new Promise<void>((resolve) => clock.setTimeout(resolve, settings.propagationDelay));
+    }
+    logger.info({ timeoutMs: settings.drainTimeout }, 'draining');
+    await dataPlane.close();
+    await client.close();
+  }
+
+  try {
+    await keeper.started;
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    inbound,
+    outbound,
+    instanceId,
+    registered: () => keeper.registered(),
+    workerPids: () => dataPlane.workerPids(),
+    close() {
+      closing ??= stop();
+      return closing;
+    },
+  };
+}

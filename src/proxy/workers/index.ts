@@ -1,0 +1,2 @@
+export { workerExecArgv } from './exec-argv.ts';
+export { createWorkerPool, type WorkerPool, type WorkerPoolOptions } from './pool.ts';

@@ -1,0 +1,76 @@
+/**
+ * The entry of a data-plane worker process, forked by the worker pool: it reads its WorkerConfig from
+ * the environment, takes the view of the mesh from the primary, opens the plan's listeners and serves
+ * until the primary tells it to drain.
+ */
+import cluster from 'node:cluster';
+import { pino } from 'pino';
+import { toMeshError } from '../../core/index.ts';
+import { openListeners } from '../data-plane/plan.ts';
+import { createWatchSource } from '../discovery/index.ts';
+import { createProxy, type TrellisProxy } from '../proxy.ts';
+import { defaultServicePolicy } from '../upstream/index.ts';
+import { createIpcWatch } from './ipc-watch.ts';
+import { isPrimaryMessage, WORKER_CONFIG_ENV, type WorkerConfig, type WorkerMessage } from './messages.ts';
+
+const send = (message: WorkerMessage): void => {
+  process.send?.(message);
+};
+
+if (!cluster.isWorker || process.send === undefined) {
+  process.stderr.write('worker-main.ts runs as a worker forked by the proxy worker pool\n');
+  process.exit(1);
+}
+
+const config = JSON.parse(process.env[WORKER_CONFIG_ENV] ?? '{}') as WorkerConfig;
+const logger = pino({ level: config.logLevel ?? 'info' }).child({ worker: cluster.worker?.id });
+
+// A signal sent to the whole process group (Ctrl-C in a terminal, systemd stopping the unit) reaches
+// the workers too. They leave shutting down to the primary, which deregisters first and then tells
+// them to drain; ending here would cut the requests in flight.
+process.on('SIGINT', () => {});
+process.on('SIGTERM', () => {});
+
+const watch = createIpcWatch();
+let proxy: TrellisProxy | undefined;
+let draining = false;
+let gotView!: () => void;
+const firstView = new Promise<void>((resolve) => {
+  gotView = resolve;
+});
+
+async function drain(): Promise<void> {
+  if (draining) return;
+  draining = true;
+  await proxy?.close();
+  process.exit(0);
+}
+
+process.on('message', (message: unknown) => {
+  if (!isPrimaryMessage(message)) return;
+  if (message.type === 'view') {
+    if (message.snapshot !== null) watch.reset(message.snapshot);
+    gotView();
+  } else if (message.type === 'change') {
+    watch.apply(message.change);
+  } else {
+    void drain();
+  }
+});
+send({ type: 'hello' });
+
+// Listen only once the view is here, so the first requests a restarted worker takes find endpoints.
+await firstView;
+const source = createWatchSource(watch, defaultServicePolicy, {
+  onError: (error) => logger.error({ err: error }, 'proxy worker: a view listener failed'),
+});
+proxy = createProxy({ source, logger });
+try {
+  const listeners = await openListeners(proxy, config.plan);
+  if (!draining) send({ type: 'ready', ports: listeners.map((listener) => listener.port) });
+} catch (error) {
+  if (!draining) {
+    send({ type: 'failed', message: toMeshError(error).message });
+    process.exit(1);
+  }
+}

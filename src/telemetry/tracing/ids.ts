@@ -1,0 +1,52 @@
+import { randomFillSync } from 'node:crypto';
+import { isAllZero, toHex } from './hex.ts';
+
+export const TRACE_ID_BYTES = 16;
+export const SPAN_ID_BYTES = 8;
+
+/** Where trace and span ids come from; tests inject a deterministic one. */
+export interface IdSource {
+  /** Writes `count` random bytes, never all zero (an all-zero id is invalid), into `out` at `at`. */
+  fill(out: Uint8Array, at: number, count: number): void;
+}
+
+/**
+ * Random ids drawn from a pool refilled by one `randomFillSync` call per `poolBytes` (341 requests'
+ * trace and span ids per 8 KiB), so an id costs a few byte copies rather than a call into the CSPRNG.
+ */
+export class RandomIdSource implements IdSource {
+  private readonly pool: Buffer;
+  private position: number;
+
+  constructor(poolBytes = 8192) {
+    this.pool = Buffer.allocUnsafe(Math.max(poolBytes, TRACE_ID_BYTES));
+    this.position = this.pool.length;
+  }
+
+  fill(out: Uint8Array, at: number, count: number): void {
+    do {
+      if (this.position + count > this.pool.length) {
+        randomFillSync(this.pool);
+        this.position = 0;
+      }
+      const pool = this.pool;
+      const from = this.position;
+      for (let i = 0; i < count; i++) out[at + i] = pool[from + i]!;
+      this.position += count;
+    } while (isAllZero(out, at, at + count));
+  }
+}
+
+/** A new trace id as 32 lowercase hex digits (allocates; for SDKs and tests, not the proxy path). */
+export function newTraceId(ids: IdSource): string {
+  const bytes = new Uint8Array(TRACE_ID_BYTES);
+  ids.fill(bytes, 0, TRACE_ID_BYTES);
+  return toHex(bytes);
+}
+
+/** A new span id as 16 lowercase hex digits (allocates). */
+export function newSpanId(ids: IdSource): string {
+  const bytes = new Uint8Array(SPAN_ID_BYTES);
+  ids.fill(bytes, 0, SPAN_ID_BYTES);
+  return toHex(bytes);
+}

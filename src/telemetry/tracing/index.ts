@@ -1,0 +1,15 @@
+export * from './attributes.ts';
+export * from './batch-exporter.ts';
+export * from './collector.ts';
+export * from './context.ts';
+export { isHex } from './hex.ts';
+export * from './hop-span.ts';
+export * from './ids.ts';
+export * from './otlp-decode.ts';
+export * from './otlp-encode.ts';
+export * from './otlp-http.ts';
+export * from './sampler.ts';
+export * from './span.ts';
+export * from './span-clock.ts';
+export * from './span-json.ts';
+export * from './tracer.ts';

@@ -1,0 +1,138 @@
+/**
+ * OTLP/HTTP JSON export: POST <url> with an ExportTraceServiceRequest over a keep-alive agent.
+ * 429 and 5xx (but 501) and connection errors or timeouts are retryable, honouring Retry-After;
+ * other statuses are not (the OTLP spec's rules, with every 5xx treated as transient).
+ */
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { gzipSync } from 'node:zlib';
+import {
+  BatchExporter,
+  type BatchExporterOptions,
+  ExportError,
+  type SpanTransport,
+} from './batch-exporter.ts';
+import { encodeTraceRequestJson } from './otlp-encode.ts';
+import type { SpanData } from './span.ts';
+
+export interface OtlpHttpOptions {
+  /** The full traces URL; a URL with no path gets `/v1/traces`. */
+  url: string;
+  headers?: Record<string, string>;
+  /** Per request (default 10 s). */
+  timeoutMs?: number;
+  compression?: 'gzip' | 'none';
+}
+
+export interface OtlpHttpTransport extends SpanTransport {
+  readonly url: string;
+  /** Spans the receiver reported as rejected (OTLP partial success). */
+  rejectedSpans(): number;
+}
+
+/** `http://collector:4318` → `http://collector:4318/v1/traces`; a URL with a path is kept. */
+export function otlpTracesUrl(endpoint: string): string {
+  const url = new URL(endpoint);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new RangeError(`an OTLP endpoint is an http(s) URL, got "${endpoint}"`);
+  }
+  if (url.pathname === '' || url.pathname === '/') url.pathname = '/v1/traces';
+  return url.toString();
+}
+
+export function createOtlpHttpTransport(options: OtlpHttpOptions): OtlpHttpTransport {
+  const url = new URL(otlpTracesUrl(options.url));
+  const secure = url.protocol === 'https:';
+  const agent = secure
+    ? new HttpsAgent({ keepAlive: true, maxSockets: 2 })
+    : new HttpAgent({ keepAlive: true, maxSockets: 2 });
+  const send = secure ? httpsRequest : httpRequest;
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const gzip = options.compression === 'gzip';
+  let rejected = 0;
+
+  return {
+    url: url.toString(),
+    rejectedSpans: () => rejected,
+    close: () => agent.destroy(),
+    send(batch: SpanData[]): Promise<void> {
+      const json = Buffer.from(encodeTraceRequestJson(batch), 'utf8');
+      const body = gzip ? gzipSync(json) : json;
+      const headers: Record<string, string | number> = {
+        ...options.headers,
+        'content-type': 'application/json',
+        'content-length': body.length,
+      };
+      if (gzip) headers['content-encoding'] = 'gzip';
+      return new Promise((resolve, reject) => {
+        const req = send(url, { method: 'POST', agent, headers, timeout: timeoutMs }, (res) => {
+          readAll(res).then((text) => {
+            const status = res.statusCode ?? 0;
+            if (status >= 200 && status < 300) {
+              rejected += partialRejections(text);
+              resolve();
+              return;
+            }
+            const retryable = status === 429 || (status >= 500 && status !== 501);
+            reject(
+              new ExportError(
+                `the OTLP receiver at ${url.host} answered ${status}${text ? `: ${text.slice(0, 200)}` : ''}`,
+                retryable,
+                retryAfterMs(res.headers['retry-after']),
+              ),
+            );
+          }, reject);
+        });
+        req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+        req.on('error', (error) =>
+          reject(
+            new ExportError(`could not send spans to ${url.host}: ${error.message}`, true, undefined, {
+              cause: error,
+            }),
+          ),
+        );
+        req.end(body);
+      });
+    },
+  };
+}
+
+export interface OtlpExporterOptions extends OtlpHttpOptions, Omit<BatchExporterOptions, 'transport'> {}
+
+/** A BatchExporter over OTLP/HTTP JSON: the usual way to ship spans to a collector. */
+export function createOtlpExporter(options: OtlpExporterOptions): BatchExporter {
+  return new BatchExporter({ ...options, transport: createOtlpHttpTransport(options) });
+}
+
+function readAll(res: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.on('data', (chunk: Buffer) => {
+      // The answer is informational; keep at most 64 KiB of it.
+      if (size < 65_536) chunks.push(chunk);
+      size += chunk.length;
+    });
+    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    res.on('error', (error) => reject(new ExportError(`reading the OTLP answer: ${error.message}`, true)));
+  });
+}
+
+function partialRejections(text: string): number {
+  if (!text.includes('rejectedSpans')) return 0;
+  try {
+    const count = Number(JSON.parse(text)?.partialSuccess?.rejectedSpans ?? 0);
+    return Number.isFinite(count) && count > 0 ? count : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Retry-After in seconds or as an HTTP date. */
+function retryAfterMs(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
