@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { demoCommand } from './commands/demo.ts';
 import { deregisterCommand } from './commands/deregister.ts';
 import { gatewayCommand } from './commands/gateway.ts';
 import { healthCommand } from './commands/health.ts';
@@ -37,6 +38,7 @@ export function createProgram(ctx: CliContext): Command {
     policyCommand(ctx),
     routesCommand(ctx),
     routeCommand(ctx),
+    demoCommand(ctx),
   ]) {
     command
       .configureOutput({ writeOut: ctx.stdout, writeErr: ctx.stderr })

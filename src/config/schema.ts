@@ -728,10 +728,28 @@ const httpUrl = z.string().superRefine((url, ctx) => {
   }
 });
 
+/** Share of new traces sampled, 0-1; requests that bring a sampling decision follow it (parent-based). */
+export const sampleRatio = z
+  .number({ error: 'expected a number from 0 to 1' })
+  .min(0, 'must be from 0 to 1')
+  .max(1, 'must be from 0 to 1');
+export { DEFAULT_PROXY_SAMPLE_RATIO, DEFAULT_SAMPLE_RATIO } from '../core/index.ts';
+
+/** Where a proxy's access log goes: `off`, `stdout`, or a file path (created with its directories). */
+export const accessLogDestination = z
+  .string()
+  .trim()
+  .min(1, 'expected off, stdout or a file path')
+  .refine((value) => !value.includes('\0'), 'a file path cannot contain NUL');
+
 export const telemetrySettings = z
   .object({
     /** Received spans are forwarded here too: an OTLP/HTTP traces URL (a bare origin gets /v1/traces). */
     otlpEndpoint: httpUrl.optional(),
+    /** Sampling of the control node's own proxy (gateway, invocation); default 1 (DEFAULT_SAMPLE_RATIO). */
+    sampleRatio: sampleRatio.optional(),
+    /** The control node's proxy's access log; default `off`. */
+    accessLog: accessLogDestination.optional(),
     /** Traces the collector keeps; the oldest by arrival are evicted first. */
     maxTraces: intBetween(1, 1_000_000).default(10_000),
     maxSpansPerTrace: intBetween(1, 100_000).default(1_000),

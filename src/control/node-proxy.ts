@@ -4,10 +4,11 @@
  * reaches through the invoker.
  */
 import type { Logger } from 'pino';
-import type { GatewaySettings } from '../config/index.ts';
+import { DEFAULT_SAMPLE_RATIO, type GatewaySettings } from '../config/index.ts';
 import { MeshError } from '../core/index.ts';
 import { createProxy, type TrellisProxy } from '../proxy/index.ts';
 import type { Registry } from '../registry/index.ts';
+import { type AccessLog, createTracer, openAccessLog, type SpanSink } from '../telemetry/index.ts';
 import { createRegistrySource } from './discovery-source.ts';
 import { createMeshInvoker, type MeshInvoker } from './invoker.ts';
 import { type ListenAddress, urlHost } from './server.ts';
@@ -16,7 +17,16 @@ export interface NodeProxyOptions {
   registry: Registry;
   logger: Logger;
   gateway: GatewaySettings;
+  /**
+   * Tracing into this node's collector (`sink`): the gateway's hop as service `gateway`, invocation's
+   * as service `trellis`; and the access log (default off). Absent: neither.
+   */
+  telemetry?: { sink: SpanSink; sampleRatio?: number; accessLog?: string };
 }
+
+/** The service names of the node's own hops: the edges `gateway → service`, `trellis → service`. */
+const GATEWAY_SERVICE = 'gateway';
+const INVOCATION_SERVICE = 'trellis';
 
 export interface NodeProxy {
   readonly proxy: TrellisProxy;
@@ -33,13 +43,27 @@ export async function startNodeProxy(options: NodeProxyOptions): Promise<NodePro
   const source = createRegistrySource(options.registry, (error) =>
     logger.error({ err: error }, 'proxy: a change listener failed'),
   );
-  const proxy = createProxy({ source, logger });
+  const telemetry = options.telemetry;
+  const sampleRatio = telemetry?.sampleRatio ?? DEFAULT_SAMPLE_RATIO;
+  const tracerOf = (service: string) =>
+    telemetry === undefined ? null : createTracer({ service, sampleRatio, sink: telemetry.sink });
+  let accessLog: AccessLog | undefined;
+  if (telemetry?.accessLog !== undefined && telemetry.accessLog !== 'off') {
+    accessLog = await openAccessLog({
+      destination: telemetry.accessLog,
+      fields: { proxy: 'control' },
+      logger,
+    });
+  }
+  const gatewayTracer = tracerOf(GATEWAY_SERVICE);
+  const proxy = createProxy({ source, logger, accessLog });
   let invoker: MeshInvoker | undefined;
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       await proxy.close();
       await invoker?.close();
+      await accessLog?.close();
       source.close();
     })();
     return closing;
@@ -48,12 +72,17 @@ export async function startNodeProxy(options: NodeProxyOptions): Promise<NodePro
   try {
     const drainTimeoutMs = settings.drainTimeout;
     // Invocation only: an ephemeral port on loopback, the trust of a sidecar's outbound port.
-    const internal = await proxy.outbound({ host: '127.0.0.1', port: 0, drainTimeoutMs });
+    const internal = await proxy.outbound({
+      host: '127.0.0.1',
+      port: 0,
+      drainTimeoutMs,
+      tracer: tracerOf(INVOCATION_SERVICE),
+    });
     invoker = createMeshInvoker({ host: internal.host, port: internal.port });
     let gateway: ListenAddress | undefined;
     if (settings.enabled) {
       const listener = await proxy
-        .gateway({ host: settings.host, port: settings.port, drainTimeoutMs })
+        .gateway({ host: settings.host, port: settings.port, drainTimeoutMs, tracer: gatewayTracer })
         .catch((error: unknown) => {
           throw cannotListen(error, settings);
         });

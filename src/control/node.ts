@@ -94,7 +94,16 @@ export async function startControlNode(
     const telemetry = createControlTelemetry(config.telemetry, { logger });
     undo.push(() => telemetry.close());
 
-    const nodeProxy = await startNodeProxy({ registry, logger, gateway: config.gateway });
+    const nodeProxy = await startNodeProxy({
+      registry,
+      logger,
+      gateway: config.gateway,
+      telemetry: {
+        sink: telemetry.sink,
+        sampleRatio: config.telemetry.sampleRatio,
+        accessLog: config.telemetry.accessLog,
+      },
+    });
     undo.push(() => nodeProxy.close());
 
     const alerting = await createAlerting({

@@ -11,6 +11,7 @@ import type { Registry } from '../registry/index.ts';
 import type { Store } from '../store/index.ts';
 import { type ControlMetrics, createControlMetrics, type HealthCheckStats } from '../telemetry/index.ts';
 import { type AlertsApiDeps, registerAlertRoutes } from './api/alerts.ts';
+import { createDashboardFiles } from './api/dashboard.ts';
 import { createDaprInvokeHandler, isDaprInvoke, registerCallRoute } from './api/invoke.ts';
 import { registerMetricsRoutes } from './api/metrics.ts';
 import { registerNativeRoutes } from './api/native.ts';
@@ -56,6 +57,8 @@ export interface ControlServerOptions {
   alerts?: AlertsApiDeps;
   /** Span collector, statistics and graph; default: one with the default limits, closed with the server. */
   telemetry?: ControlTelemetry;
+  /** The built dashboard served at `/` (default: dist/dashboard in the package). */
+  dashboardDir?: string;
 }
 
 export interface ListenAddress {
@@ -117,6 +120,7 @@ export function createControlServer(options: ControlServerOptions): ControlServe
     daprInvoke = createDaprInvokeHandler(options.dataPlane.invoker, { adminToken: settings.adminToken });
   }
 
+  const dashboard = createDashboardFiles({ dir: options.dashboardDir });
   const checkToken = settings.adminToken ? createTokenCheck(settings.adminToken) : undefined;
   const inFlight = new Set<ServerResponse>();
   let idle: (() => void) | undefined;
@@ -145,6 +149,10 @@ export function createControlServer(options: ControlServerOptions): ControlServe
       const queryAt = target.indexOf('?');
       const path = queryAt === -1 ? target : target.slice(0, queryAt);
       const query = new URLSearchParams(queryAt === -1 ? '' : target.slice(queryAt + 1));
+      if (dashboard.owns(req.method ?? 'GET', path)) {
+        await dashboard.serve(req, res, path);
+        return;
+      }
       if (checkToken && requiresToken(path)) checkToken(req);
       const { handler, params } =
         daprInvoke !== undefined && isDaprInvoke(path)

@@ -2,7 +2,14 @@ import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { z } from 'zod';
 import type { BackoffOptions } from '../client/index.ts';
-import { address, duration, validate } from '../config/index.ts';
+import {
+  accessLogDestination,
+  address,
+  DEFAULT_PROXY_SAMPLE_RATIO,
+  duration,
+  sampleRatio,
+  validate,
+} from '../config/index.ts';
 import type { Clock } from '../core/index.ts';
 import { type ListenerAddress, startDataPlane } from './data-plane/index.ts';
 
@@ -18,6 +25,15 @@ export interface GatewayOptions {
   drainTimeout?: string | number;
   /** Proxy processes (default 1: the listener runs in this process). */
   workers?: number;
+  /**
+   * Share of new traces sampled, 0-1 (default 1); requests bringing a decision follow it. Spans (one per
+   * request, service `gateway`) go to the control plane's `/v1/traces`.
+   */
+  sampleRatio?: number;
+  /** `off` (default), `stdout` or a file: one JSON line per request. */
+  accessLog?: string;
+  /** Prometheus text at `http://<host>:<port>/metrics` (every worker's metrics summed); default off. */
+  metricsPort?: number;
   logger?: Logger;
   /** The workers' log level (default: the logger's). */
   logLevel?: string;
@@ -30,6 +46,8 @@ export interface GatewayOptions {
 export interface Gateway {
   readonly gateway: ListenerAddress;
   workerPids(): number[];
+  /** `http://host:port/metrics` when a metrics port was asked for. */
+  readonly metricsUrl: string | undefined;
   /** Stops accepting, drains the exchanges in progress (within the drain timeout), stops. */
   close(): Promise<void>;
 }
@@ -46,7 +64,18 @@ const gatewaySettings = z.object({
     .default(7480),
   drainTimeout: duration.default(10_000),
   workers: z.number().int('must be an integer').min(1, 'at least 1').max(128, 'at most 128').default(1),
+  sampleRatio: sampleRatio.default(DEFAULT_PROXY_SAMPLE_RATIO),
+  accessLog: accessLogDestination.default('off'),
+  metricsPort: z
+    .number()
+    .int('must be an integer')
+    .min(0, 'ports are 0-65535')
+    .max(65535, 'ports are 0-65535')
+    .optional(),
 });
+
+/** The service name of the gateway's spans (the caller side of `gateway → service` edges). */
+export const GATEWAY_SERVICE = 'gateway';
 
 /**
  * Starts the gateway listener fed by the control plane's watch stream (routes, services, policies).
@@ -63,6 +92,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       drainTimeoutMs: settings.drainTimeout,
     },
     workers: settings.workers,
+    observability: {
+      tracing: { service: GATEWAY_SERVICE, sampleRatio: settings.sampleRatio },
+      accessLog: settings.accessLog,
+      metricsPort: settings.metricsPort,
+      metricsHost: settings.host,
+    },
     logger: options.logger ?? pino({ level: 'silent' }),
     logLevel: options.logLevel,
     clock: options.clock,
@@ -72,6 +107,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   return {
     gateway: dataPlane.listeners[0]!,
     workerPids: () => dataPlane.workerPids(),
+    metricsUrl: dataPlane.metrics?.url,
     close: () => dataPlane.close(),
   };
 }

@@ -1,12 +1,16 @@
 import type { Logger } from 'pino';
 import { type Clock, type ServicePolicy, systemClock } from '../core/index.ts';
 import {
+  type AccessLog,
   createProxyMetrics,
+  type Direction,
   type MetricsServer,
   type ProxyMetrics,
   serveMetrics,
+  type Tracer,
 } from '../telemetry/index.ts';
 import type { DiscoverySource } from './discovery/index.ts';
+import { type ExchangeTelemetry, exchangeTelemetry } from './engine/index.ts';
 import {
   createGatewayListener,
   createInboundListener,
@@ -32,6 +36,18 @@ export interface ProxyDeps {
    * standalone sidecar or gateway process; leave it off when the process exposes them elsewhere).
    */
   metrics?: false | { processMetrics?: boolean };
+  /**
+   * Every exchange continues or starts a W3C trace and propagates it; sampled ones end in a span per
+   * hop in the tracer's sink (which the caller closes after the proxy). Off when absent.
+   */
+  tracing?: { tracer: Tracer };
+  /** One JSON line per exchange; the caller closes it after the proxy. Off when absent. */
+  accessLog?: AccessLog;
+}
+
+/** A listener may trace as another service than the proxy's tracer names (null: not at all). */
+export interface TracedListenerOptions {
+  tracer?: Tracer | null;
 }
 
 /** Options of an inbound listener; the logger and clock come from the proxy. */
@@ -48,11 +64,11 @@ export interface TrellisProxy {
    */
   serveMetrics(options: { port: number; host?: string }): Promise<MetricsServer>;
   /** Routes by the route table (host, path, method, headers). */
-  gateway(options: ListenerOptions): Promise<ProxyListener>;
+  gateway(options: ListenerOptions & TracedListenerOptions): Promise<ProxyListener>;
   /** The sidecar's app → mesh side: the service is named by the request (HTTP proxy, Host, Dapr path). */
-  outbound(options: ListenerOptions): Promise<ProxyListener>;
+  outbound(options: ListenerOptions & TracedListenerOptions): Promise<ProxyListener>;
   /** The sidecar's mesh → app side: everything to one local app. */
-  inbound(options: InboundOptions): Promise<ProxyListener>;
+  inbound(options: InboundOptions & TracedListenerOptions): Promise<ProxyListener>;
   /** Closes every listener (draining them) and every upstream connection. */
   close(): Promise<void>;
 }
@@ -76,6 +92,12 @@ export function createProxy(deps: ProxyDeps): TrellisProxy {
           now: () => clock.now(),
           processMetrics: deps.metrics?.processMetrics,
         });
+  const telemetryOf = (direction: Direction, options: TracedListenerOptions): ExchangeTelemetry | null =>
+    exchangeTelemetry(
+      direction,
+      options.tracer === undefined ? deps.tracing?.tracer : options.tracer,
+      deps.accessLog,
+    );
   const listeners = new Set<ProxyListener>();
   const metricsServers = new Set<MetricsServer>();
   let closed = false;
@@ -116,6 +138,7 @@ export function createProxy(deps: ProxyDeps): TrellisProxy {
           logger,
           random,
           metrics: metrics?.listener('gateway'),
+          telemetry: telemetryOf('gateway', options),
         }),
       ),
     outbound: (options) =>
@@ -127,6 +150,7 @@ export function createProxy(deps: ProxyDeps): TrellisProxy {
           logger,
           random,
           metrics: metrics?.listener('outbound'),
+          telemetry: telemetryOf('outbound', options),
         }),
       ),
     inbound: (options) =>
@@ -134,6 +158,7 @@ export function createProxy(deps: ProxyDeps): TrellisProxy {
         createInboundListener({
           ...options,
           metrics: metrics?.listener('inbound'),
+          telemetry: telemetryOf('inbound', options),
           policy:
             options.policy ??
             (options.service === undefined ? undefined : clusters.policyOf(options.service)),

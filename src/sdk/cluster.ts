@@ -1,39 +1,23 @@
 import type { Logger } from 'pino';
 import { Pool } from 'undici';
 import {
-  type Admission,
-  type Balancer,
-  type CircuitBreaker,
+  type BreakerState,
   type Clock,
-  type ConcurrencyLimiter,
-  createBalancer,
-  createCircuitBreaker,
-  createConcurrencyLimiter,
-  createOutlierDetector,
-  createRetryBudget,
   createRetryPolicy,
-  type Endpoint,
-  ejectUntil,
+  EndpointSet,
+  EndpointState,
   type Instance,
   MeshError,
-  type OutlierDetector,
-  type RetryBudget,
+  type ResilientEndpoint,
   type RetryPolicy,
   type ServicePolicy,
 } from '../core/index.ts';
 
-/** An endpoint with what the SDK keeps per endpoint: its circuit breaker and connection pool. */
-export interface SdkEndpoint extends Endpoint {
-  /** null when the policy disables circuit breaking. */
-  breaker: CircuitBreaker | null;
-  pool: Pool;
-}
+export type { ClusterWaiter } from '../core/index.ts';
 
-/** A call waiting for a concurrency slot. */
-export interface ClusterWaiter {
-  onAdmitted(): void;
-  /** The limits were lowered under it: overflow. */
-  onRejected(): void;
+/** An endpoint with what the SDK keeps per endpoint: its circuit breaker and connection pool. */
+export interface SdkEndpoint extends ResilientEndpoint {
+  pool: Pool;
 }
 
 export interface ClusterDeps {
@@ -47,258 +31,95 @@ export interface ClusterDeps {
 }
 
 /**
- * One service as the SDK sees it: one endpoint object per instance, updated in place as the view
- * changes; the balancer the policy names; a circuit breaker and an undici Pool (keep-alive) per
- * endpoint; the outlier detector, the concurrency limiter and the retry budget, all from core.
+ * One service as the SDK sees it: the endpoints, balancer, breakers, outlier detection, concurrency
+ * limits and retry budget of core's EndpointSet (the proxy's Cluster is built on it too), with an
+ * undici Pool (keep-alive) per endpoint and the policy's retry policy as its settings.
  */
-export class SdkCluster {
-  readonly name: string;
-  policy!: ServicePolicy;
-  retry!: RetryPolicy;
-  endpoints: SdkEndpoint[] = [];
-  balancer!: Balancer<SdkEndpoint>;
-  outlier: OutlierDetector<SdkEndpoint> | null = null;
-  readonly limiter: ConcurrencyLimiter = createConcurrencyLimiter();
-  budget!: RetryBudget;
-  /** ip-hash: the request header hashed (lower case). */
-  hashHeader: string | undefined;
+export class SdkCluster extends EndpointSet<SdkEndpoint, RetryPolicy> {
   /** Set by the view's change notifications; the next call resynchronises. */
   stale = false;
 
-  private readonly byId = new Map<string, SdkEndpoint>();
-  private readonly waiters: ClusterWaiter[] = [];
   private readonly deps: ClusterDeps;
-  private closed = false;
 
   constructor(name: string, policy: ServicePolicy, deps: ClusterDeps) {
-    this.name = name;
+    super(name, deps);
     this.deps = deps;
     this.applyPolicy(policy);
   }
 
-  has(id: string): boolean {
-    return this.byId.has(id);
-  }
-
-  /** Brings the endpoints in line with the instances: adds, removes, and updates in place. */
-  setInstances(instances: readonly Instance[]): void {
-    const seen = new Set<string>();
-    let changed = false;
-    for (const instance of instances) {
-      seen.add(instance.id);
-      const existing = this.byId.get(instance.id);
-      if (existing === undefined) {
-        this.byId.set(instance.id, this.createEndpoint(instance));
-        changed = true;
-        continue;
-      }
-      if (existing.address !== instance.address || existing.port !== instance.port) {
-        existing.address = instance.address;
-        existing.port = instance.port;
-        void existing.pool.close().catch(() => {});
-        existing.pool = this.createPool(existing);
-        changed = true;
-      }
-      const weight = instance.weight ?? 100;
-      if (
-        existing.weight !== weight ||
-        existing.health !== instance.health ||
-        existing.zone !== instance.zone
-      ) {
-        existing.weight = weight;
-        existing.health = instance.health;
-        existing.zone = instance.zone;
-        changed = true;
-      }
-    }
-    for (const [id, endpoint] of this.byId) {
-      if (seen.has(id)) continue;
-      this.byId.delete(id);
-      // In-flight requests finish; the pool then closes its connections.
-      void endpoint.pool.close().catch(() => {});
-      changed = true;
-    }
-    if (!changed) return;
-    this.endpoints = [...this.byId.values()];
-    this.balancer.setEndpoints(this.endpoints);
-    this.outlier?.setEndpoints(this.endpoints);
-  }
-
-  /** Applies a (changed) policy; an invalid one is logged and the current one kept. */
-  applyPolicy(policy: ServicePolicy): void {
-    const previous = this.policy as ServicePolicy | undefined;
-    if (previous !== undefined && same(previous, policy)) return;
-    let retry: RetryPolicy;
-    try {
-      retry = createRetryPolicy({
-        retryOn: policy.retry.retryOn,
-        maxAttempts: policy.retry.maxAttempts,
-        perTryTimeoutMs: policy.retry.perTryTimeoutMs,
-        retriableStatusCodes: policy.retry.retriableStatusCodes,
-        maxBufferedBodyBytes: policy.retry.maxBufferedBodyBytes,
-        backoffBaseMs: policy.retry.backoffBaseMs,
-        backoffCapMs: policy.retry.backoffMaxMs,
-      });
-      if (previous === undefined || previous.loadBalancer.kind !== policy.loadBalancer.kind) {
-        const { clock, random } = this.deps;
-        const balancer = createBalancer<SdkEndpoint>(policy.loadBalancer.kind, { clock, random });
-        balancer.setEndpoints(this.endpoints);
-        this.balancer = balancer;
-      }
-    } catch (error) {
-      if (previous === undefined) throw error;
-      this.deps.logger.warn({ err: error, service: this.name }, 'mesh sdk: invalid policy ignored');
-      return;
-    }
-    const { clock } = this.deps;
-    this.policy = policy;
-    this.retry = retry;
-    this.hashHeader = policy.loadBalancer.hashHeader?.toLowerCase() || undefined;
-    if (previous === undefined || !same(previous.circuitBreaker, policy.circuitBreaker)) {
-      for (const endpoint of this.endpoints) endpoint.breaker = this.createBreaker(endpoint);
-    }
-    if (previous === undefined || !same(previous.outlierDetection, policy.outlierDetection)) {
-      const outlier = policy.outlierDetection;
-      this.outlier = outlier.enabled
-        ? createOutlierDetector<SdkEndpoint>({
-            clock,
-            consecutiveErrors: outlier.consecutiveErrors,
-            baseEjectionTimeMs: outlier.baseEjectionTimeMs,
-            maxEjectionTimeMs: outlier.maxEjectionTimeMs,
-            maxEjectionPercent: outlier.maxEjectionPercent,
-          })
-        : null;
-      this.outlier?.setEndpoints(this.endpoints);
-    }
-    if (previous === undefined || !same(previous.retry.budget, policy.retry.budget)) {
-      this.budget = createRetryBudget({
-        clock,
-        ratio: policy.retry.budget.ratio,
-        minPerSecond: policy.retry.budget.minPerSecond,
-      });
-    }
-    this.limiter.setLimits(policy.concurrency);
-    this.admitWaiters();
-  }
-
-  // --- the request path ---
-
-  /** Takes a concurrency slot (`start`), queues `waiter` (`queue`), or refuses (`reject`). */
-  admit(waiter: ClusterWaiter): Admission {
-    const admission = this.limiter.tryAcquire();
-    if (admission === 'queue') this.waiters.push(waiter);
-    return admission;
-  }
-
-  /** Gives back a slot taken by `admit` (or handed over by `onAdmitted`); may start a waiter. */
-  release(): void {
-    while (this.limiter.release()) {
-      const waiter = this.waiters.shift();
-      if (waiter !== undefined) {
-        waiter.onAdmitted();
-        return;
-      }
-    }
-  }
-
-  cancelWaiter(waiter: ClusterWaiter): void {
-    const index = this.waiters.indexOf(waiter);
-    if (index < 0) return;
-    this.waiters.splice(index, 1);
-    this.limiter.cancelPending();
+  get retry(): RetryPolicy {
+    return this.settings;
   }
 
   /**
    * An endpoint whose circuit breaker admits the request (the admission is taken), preferring one
    * other than `exclude`. Throws NO_HEALTHY_UPSTREAM or CIRCUIT_OPEN when there is none.
    */
-  pick(hashKey: string | undefined, exclude: SdkEndpoint | undefined): SdkEndpoint {
-    const endpoint = this.balancer.pick(hashKey, exclude);
-    if (endpoint === undefined) throw this.noHealthy();
-    const breaker = endpoint.breaker;
-    if (breaker === null || breaker.allowRequest()) return endpoint;
-    return this.pickAdmitted(endpoint, exclude);
-  }
-
-  recordStart(endpoint: SdkEndpoint): void {
-    this.balancer.onRequestStart(endpoint);
-  }
-
-  recordSuccess(endpoint: SdkEndpoint, latencyMs: number): void {
-    endpoint.breaker?.onSuccess();
-    this.outlier?.onSuccess(endpoint);
-    this.balancer.onRequestEnd(endpoint, latencyMs, true);
-  }
-
-  /** A connect failure, reset, timeout or 5xx. */
-  recordFailure(endpoint: SdkEndpoint, latencyMs: number): void {
-    endpoint.breaker?.onFailure();
-    this.outlier?.onFailure(endpoint);
-    this.balancer.onRequestEnd(endpoint, latencyMs, false);
-  }
-
-  /** The attempt ended without saying anything about the endpoint (the caller gave up). */
-  recordCancel(endpoint: SdkEndpoint, latencyMs: number): void {
-    endpoint.breaker?.onCancel();
-    this.balancer.onRequestEnd(endpoint, latencyMs, true);
+  override pick(hashKey: string | undefined, exclude: SdkEndpoint | undefined): SdkEndpoint {
+    const endpoint = super.pick(hashKey, exclude);
+    if (endpoint !== undefined) return endpoint;
+    const failure = this.pickFailure;
+    const total = this.endpoints.length;
+    const instances = failure === 'CIRCUIT_OPEN' ? this.balancer.eligible.length : total;
+    const message =
+      failure === 'CIRCUIT_OPEN'
+        ? `every eligible instance of "${this.name}" has an open circuit breaker`
+        : total === 0
+          ? `service "${this.name}" has no instances`
+          : `service "${this.name}" has no healthy or degraded instance (${total} registered)`;
+    throw new MeshError(failure, message, { details: [{ message, service: this.name, instances }] });
   }
 
   /** Closes every connection; waits at most `graceMs` for requests in flight. */
   async close(graceMs = 1_000): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const waiter of this.waiters.splice(0)) waiter.onRejected();
+    this.rejectWaiters();
     await Promise.all(this.endpoints.map((endpoint) => closePool(endpoint.pool, graceMs)));
   }
 
-  private noHealthy(): MeshError {
-    const total = this.endpoints.length;
-    const message =
-      total === 0
-        ? `service "${this.name}" has no instances`
-        : `service "${this.name}" has no healthy or degraded instance (${total} registered)`;
-    return new MeshError('NO_HEALTHY_UPSTREAM', message, {
-      details: [{ message, service: this.name, instances: total }],
+  protected override compileSettings(policy: ServicePolicy): RetryPolicy {
+    return createRetryPolicy({
+      retryOn: policy.retry.retryOn,
+      maxAttempts: policy.retry.maxAttempts,
+      perTryTimeoutMs: policy.retry.perTryTimeoutMs,
+      retriableStatusCodes: policy.retry.retriableStatusCodes,
+      maxBufferedBodyBytes: policy.retry.maxBufferedBodyBytes,
+      backoffBaseMs: policy.retry.backoffBaseMs,
+      backoffCapMs: policy.retry.backoffMaxMs,
     });
   }
 
-  /** The slow path of `pick`: the balancer's choice refused; any other admitted endpoint will do. */
-  private pickAdmitted(refused: SdkEndpoint, exclude: SdkEndpoint | undefined): SdkEndpoint {
-    const now = this.deps.clock.now();
-    const eligible = this.balancer.eligible;
-    // Not ejected first, then (panic) ejected ones, then the excluded one.
-    for (let pass = 0; pass < 3; pass++) {
-      for (const endpoint of eligible) {
-        if (endpoint === refused) continue;
-        if ((endpoint === exclude) !== (pass === 2)) continue;
-        if (pass === 0 && endpoint.ejectedUntil > now) continue;
-        if (endpoint.breaker === null || endpoint.breaker.allowRequest()) return endpoint;
-      }
-    }
-    const message = `every eligible instance of "${this.name}" has an open circuit breaker`;
-    throw new MeshError('CIRCUIT_OPEN', message, {
-      details: [{ message, service: this.name, instances: eligible.length }],
-    });
+  protected override invalidPolicy(error: unknown): void {
+    if ((this.policy as ServicePolicy | undefined) === undefined) throw error;
+    this.deps.logger.warn({ err: error, service: this.name }, 'mesh sdk: invalid policy ignored');
   }
 
-  private createEndpoint(instance: Instance): SdkEndpoint {
-    const endpoint: SdkEndpoint = {
-      id: instance.id,
-      address: instance.address,
-      port: instance.port,
-      weight: instance.weight ?? 100,
-      health: instance.health,
-      zone: instance.zone,
-      inFlight: 0,
-      ewmaMs: -1,
-      ewmaStamp: 0,
-      ejectedUntil: 0,
-      breaker: null,
-      pool: undefined as unknown as Pool,
-    };
+  protected override breakerChanged(
+    endpoint: SdkEndpoint,
+    state: BreakerState,
+    previous: BreakerState,
+  ): void {
+    this.deps.logger.debug(
+      { service: this.name, endpoint: endpoint.id, state, previous },
+      'mesh sdk: circuit breaker',
+    );
+  }
+
+  protected override createEndpoint(instance: Instance): SdkEndpoint {
+    const endpoint = new SdkEndpointState(instance);
     endpoint.pool = this.createPool(endpoint);
-    endpoint.breaker = this.createBreaker(endpoint);
     return endpoint;
+  }
+
+  protected override endpointMoved(endpoint: SdkEndpoint): void {
+    void endpoint.pool.close().catch(() => {});
+    endpoint.pool = this.createPool(endpoint);
+  }
+
+  protected override endpointRemoved(endpoint: SdkEndpoint): void {
+    // In-flight requests finish; the pool then closes its connections.
+    void endpoint.pool.close().catch(() => {});
   }
 
   private createPool(endpoint: SdkEndpoint): Pool {
@@ -309,40 +130,10 @@ export class SdkCluster {
     if (this.closed) void pool.close().catch(() => {});
     return pool;
   }
+}
 
-  private createBreaker(endpoint: SdkEndpoint): CircuitBreaker | null {
-    const options = this.policy.circuitBreaker;
-    if (!options.enabled) return null;
-    const { logger } = this.deps;
-    const service = this.name;
-    const breaker: CircuitBreaker = createCircuitBreaker({
-      clock: this.deps.clock,
-      consecutiveFailures: options.consecutiveFailures,
-      failureRatio: options.failureRatio,
-      minRequests: options.minRequests,
-      windowMs: options.windowMs,
-      recoveryTimeMs: options.recoveryTimeMs,
-      halfOpenProbes: options.halfOpenProbes,
-      onStateChange(state, previous) {
-        // An open breaker ejects its endpoint, so balancers skip it until it may probe again.
-        if (state === 'open') ejectUntil(endpoint, breaker.openUntil);
-        logger.debug({ service, endpoint: endpoint.id, state, previous }, 'mesh sdk: circuit breaker');
-      },
-    });
-    return breaker;
-  }
-
-  /** After the limits were raised (or lowered), queued waiters start or overflow. */
-  private admitWaiters(): void {
-    while (this.waiters.length > 0) {
-      this.limiter.cancelPending();
-      const admission = this.limiter.tryAcquire();
-      if (admission === 'queue') return;
-      const waiter = this.waiters.shift()!;
-      if (admission === 'start') waiter.onAdmitted();
-      else waiter.onRejected();
-    }
-  }
+class SdkEndpointState extends EndpointState implements SdkEndpoint {
+  pool!: Pool;
 }
 
 export function originOf(endpoint: { address: string; port: number }): string {
@@ -363,8 +154,4 @@ async function closePool(pool: Pool, graceMs: number): Promise<void> {
   );
   clearTimeout(timer);
   if (outcome === 'late') await pool.destroy().catch(() => {});
-}
-
-function same(a: unknown, b: unknown): boolean {
-  return a === b || JSON.stringify(a) === JSON.stringify(b);
 }

@@ -1,7 +1,14 @@
 import { pino } from 'pino';
 import type { Response } from 'undici';
 import { createControlClient, type MeshWatch, watchMesh } from '../client/index.ts';
-import { type Clock, MeshError, parseDuration, systemClock, type TimerHandle } from '../core/index.ts';
+import {
+  type Clock,
+  isMeshError,
+  MeshError,
+  parseDuration,
+  systemClock,
+  type TimerHandle,
+} from '../core/index.ts';
 import { ClusterSet } from './clusters.ts';
 import { exchange } from './exchange.ts';
 import { createInterceptors } from './interceptors.ts';
@@ -9,7 +16,8 @@ import { createPolicyLookup } from './policies.ts';
 import { registerInstance } from './registration.ts';
 import { createMeshRequest } from './request.ts';
 import { onShutdownSignal } from './signals.ts';
-import type { ConnectOptions, Mesh, Registration } from './types.ts';
+import { createSdkTracing, describeCall, type SdkTracing, traceContextOf } from './tracing.ts';
+import type { ConnectOptions, Mesh, MeshRequest, Registration } from './types.ts';
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
@@ -24,6 +32,11 @@ export async function connect(options: ConnectOptions): Promise<Mesh> {
   const logger = options.logger ?? pino({ level: 'silent' });
   const random = options.random ?? Math.random;
   const connectTimeoutMs = parseDuration(options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS);
+  // Checked before anything is opened: a bad tracing option fails connect() at once.
+  const tracing: SdkTracing | undefined =
+    options.tracing === undefined
+      ? undefined
+      : createSdkTracing(options.tracing, { control: options.control, token: options.token, logger });
 
   let clusters: ClusterSet | undefined;
   let lastError: MeshError | undefined;
@@ -56,6 +69,7 @@ export async function connect(options: ConnectOptions): Promise<Mesh> {
   } catch (error) {
     await watch.close().catch(() => {});
     await client.close().catch(() => {});
+    await tracing?.close().catch(() => {});
     throw error;
   }
   refuse = undefined;
@@ -95,10 +109,13 @@ export async function connect(options: ConnectOptions): Promise<Mesh> {
     async fetch(service, path, init) {
       if (closing) throw closedError('fetch');
       const request = await interceptors.runRequest(createMeshRequest(service, path, init));
-      const outcome: Promise<Response> = (async () =>
-        exchange(liveClusters.get(request.service), request, deps))();
+      const outcome: Promise<Response> =
+        tracing === undefined
+          ? (async () => exchange(liveClusters.get(request.service), request, deps))()
+          : traced(tracing, request);
       return interceptors.runResponse(outcome, request);
     },
+    traceContext: (headers) => traceContextOf(headers),
     instances: (service) => watch.instancesOf(service),
     policy,
     connected: () => watch.connected(),
@@ -115,10 +132,30 @@ export async function connect(options: ConnectOptions): Promise<Mesh> {
         await watch.close();
         await liveClusters.close();
         await client.close();
+        await tracing?.close();
       })();
       return closing;
     },
   };
+  /** One call with its CLIENT span: the span ends when the response head arrives or the call fails. */
+  async function traced(tracing: SdkTracing, request: MeshRequest): Promise<Response> {
+    const hop = tracing.begin(request.headers);
+    const span = hop.span;
+    if (span !== null) describeCall(span, request.method, request.path, request.service);
+    try {
+      const response = await exchange(liveClusters.get(request.service), request, deps, span);
+      hop.end(response.status);
+      return response;
+    } catch (error) {
+      if (isMeshError(error)) hop.end(0, error.code);
+      else {
+        span?.setAttribute('error.type', (error as Error | undefined)?.name ?? 'Error');
+        hop.end(0);
+      }
+      throw error;
+    }
+  }
+
   if (options.handleSignals) uninstallSignals = onShutdownSignal(() => mesh.close());
   return mesh;
 }

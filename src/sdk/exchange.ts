@@ -17,10 +17,12 @@ import {
   retryFits,
   shouldRetry,
 } from '../core/index.ts';
+import type { HopSpan } from '../telemetry/index.ts';
 import type { SdkCluster, SdkEndpoint } from './cluster.ts';
 import { type AttemptRecord, attemptsFailed, classifyError, deadlineExceeded } from './failures.ts';
 import { type OutgoingBody, outgoingHeaders, prepareBody } from './request.ts';
 import { toResponse } from './response.ts';
+import { recordAttempt } from './tracing.ts';
 import type { MeshRequest } from './types.ts';
 
 export interface ExchangeDeps {
@@ -36,10 +38,12 @@ type AttemptResult =
   | { kind: 'response'; data: Dispatcher.ResponseData }
   | { kind: 'failure'; failure: AttemptFailure; error: unknown; deadline: boolean };
 
+/** `span`, when the call is sampled, gets the balancer and one event per attempt with its outcome. */
 export async function exchange(
   cluster: SdkCluster,
   request: MeshRequest,
   deps: ExchangeDeps,
+  span: HopSpan | null = null,
 ): Promise<Response> {
   const { clock } = deps;
   const { service, headers, method } = request;
@@ -63,6 +67,7 @@ export async function exchange(
   const hashKey =
     (cluster.hashHeader !== undefined ? headers.get(cluster.hashHeader) : null) ?? request.hashKey;
 
+  if (span !== null) span.balancer = cluster.balancer.kind;
   await admit(cluster, request, deadline, deps);
   let released = false;
   const release = () => {
@@ -82,10 +87,18 @@ export async function exchange(
       const outcome = result.kind === 'response' ? result.data.statusCode : result.failure;
       attempts.push({ endpoint, outcome, error: result.kind === 'failure' ? result.error : undefined });
 
-      if (result.kind === 'failure' && result.deadline) throw deadlineExceeded(service, attempts);
+      if (result.kind === 'failure' && result.deadline) {
+        if (span !== null) recordAttempt(span, endpoint, 'timeout', 0);
+        throw deadlineExceeded(service, attempts);
+      }
       const delay = replayable
         ? retryDelay(cluster, attempt, method, bodyBuffered, outcome, deadline, deps)
         : -1;
+      if (span !== null) {
+        const status = result.kind === 'response' ? result.data.statusCode : 0;
+        const traced = result.kind === 'failure' ? result.failure : delay < 0 ? 'ok' : 'status';
+        recordAttempt(span, endpoint, traced, status);
+      }
       if (delay < 0) {
         if (result.kind === 'failure') throw attemptsFailed(service, result.failure, attempts);
         const response = toResponse(result.data, method);

@@ -14,4 +14,6 @@ export type {
   Registration,
   RequestInterceptor,
   ResponseInterceptor,
+  TraceContext,
+  TracingOptions,
 } from './types.ts';

@@ -2,6 +2,7 @@
 import { Readable } from 'node:stream';
 import { Headers } from 'undici';
 import { MeshError, parseDuration } from '../core/index.ts';
+import { parentHeaders } from './tracing.ts';
 import type { MeshBody, MeshFetchInit, MeshRequest } from './types.ts';
 
 export function createMeshRequest(service: string, path: string, init: MeshFetchInit = {}): MeshRequest {
@@ -24,6 +25,12 @@ export function createMeshRequest(service: string, path: string, init: MeshFetch
     headers = toHeaders(init.headers);
   } catch (error) {
     throw badRequest('headers', (error as Error).message);
+  }
+  if (init.parent !== undefined && init.parent !== null) {
+    const parent = parentHeaders(init.parent);
+    headers.set('traceparent', parent.traceparent.trim());
+    if (parent.tracestate !== undefined) headers.set('tracestate', parent.tracestate);
+    else headers.delete('tracestate');
   }
   return {
     service,

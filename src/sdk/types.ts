@@ -24,6 +24,25 @@ export interface ConnectOptions {
    * signal the process is then ended by it as usual; otherwise ending it is left to the other listeners.
    */
   handleSignals?: boolean;
+  /**
+   * Trace every `mesh.fetch()`: a CLIENT span per call, exported in OTLP to the control plane's
+   * collector (`<control>/v1/traces`), and W3C trace context passed on to the callee. Without it,
+   * calls still carry on whatever `traceparent` they are given, but no span is made.
+   */
+  tracing?: TracingOptions;
+}
+
+export interface TracingOptions {
+  /** `service.name` of this process's spans: the caller in the mesh's topology. */
+  service: string;
+  /** Share of new traces sampled, 0-1 (default 1); a call continuing a trace follows its parent's decision. */
+  sampleRatio?: number;
+}
+
+/** W3C trace context to continue: what `mesh.traceContext(req.headers)` returns. */
+export interface TraceContext {
+  traceparent: string;
+  tracestate?: string;
 }
 
 export interface RegisterOptions {
@@ -84,6 +103,11 @@ export interface MeshFetchInit {
   timeout?: string | number;
   /** The ip-hash balancer's key, when the policy names no `hashHeader`. */
   hashKey?: string;
+  /**
+   * The trace this call belongs to (e.g. `mesh.traceContext(req.headers)` of the request being
+   * served, or a traceparent string); it replaces any `traceparent`/`tracestate` in `headers`.
+   */
+  parent?: TraceContext | string;
 }
 
 /** What `mesh.fetch()` resolves with: undici's WHATWG Response. */
@@ -147,8 +171,16 @@ export interface Mesh {
   /** The policy `fetch` applies to the service. */
   policy(service: string): ServicePolicy;
   readonly interceptors: Interceptors;
+  /**
+   * The trace context of an incoming request (W3C `traceparent`/`tracestate`, or B3 headers), for
+   * `mesh.fetch(service, path, { parent })` so the calls made while serving it join its trace.
+   * Takes Node's `req.headers` or a Fetch `Headers`; undefined when the request carries no valid context.
+   */
+  traceContext(
+    headers: { get(name: string): string | null } | Record<string, string | readonly string[] | undefined>,
+  ): TraceContext | undefined;
   /** Whether the watch on the control plane is up; while it is down the last-known view is served. */
   connected(): boolean;
-  /** Deregisters every registered instance, then closes the watch and every connection. */
+  /** Deregisters every registered instance, closes the watch and every connection, and flushes spans. */
   close(): Promise<void>;
 }

@@ -5,6 +5,15 @@
  * through the cluster or route the engine holds); each proxy and each control node has its own
  * prom-client Registry whose collectors read those counters at scrape time.
  */
+export {
+  type AccessLog,
+  type AccessLogDestination,
+  type AccessLogOptions,
+  type AccessRecord,
+  createAccessRecord,
+  openAccessLog,
+  resetAccessRecord,
+} from './access-log.ts';
 export { CollectedHistogram, type HistogramSeries } from './collected-histogram.ts';
 export {
   type ControlMetrics,

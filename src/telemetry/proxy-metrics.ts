@@ -176,6 +176,8 @@ function registerClusterMetrics(
     help: names.breakerState.help,
     labelNames: names.breakerState.labels,
     registers,
+    // With --workers every worker reports its own value: the worst (max) is the proxy's, not the sum.
+    aggregator: 'max',
     collect() {
       this.reset();
       for (const cluster of clusters()) {
@@ -204,6 +206,7 @@ function registerClusterMetrics(
     help: names.ejected.help,
     labelNames: names.ejected.labels,
     registers,
+    aggregator: 'max',
     collect() {
       this.reset();
       const at = now();
@@ -219,6 +222,7 @@ function registerClusterMetrics(
     help: names.endpoints.help,
     labelNames: names.endpoints.labels,
     registers,
+    aggregator: 'max',
     collect() {
       this.reset();
       for (const cluster of clusters()) {

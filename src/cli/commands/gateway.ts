@@ -1,16 +1,18 @@
 import { Command, Option } from 'commander';
-import { parseDuration } from '../../core/index.ts';
+import { DEFAULT_PROXY_SAMPLE_RATIO, parseDuration } from '../../core/index.ts';
 import { action, type CliContext, DEFAULT_CONTROL_URL } from '../context.ts';
 import { durationText, portNumber, positiveInteger } from '../flags.ts';
+import { metricsPortOption, type ObservabilityFlags, observabilityOptions } from '../observability-flags.ts';
 import { exitOnSignal } from '../shutdown.ts';
 
-interface GatewayFlags {
+interface GatewayFlags extends ObservabilityFlags {
   port?: number;
   host?: string;
   control?: string;
   token?: string;
   drainTimeout: string;
   workers: number;
+  metricsPort?: number;
   logLevel: string;
 }
 
@@ -18,7 +20,7 @@ interface GatewayFlags {
 const CLOSE_SLACK_MS = 10_000;
 
 export function gatewayCommand(ctx: CliContext): Command {
-  return new Command('gateway')
+  const command = new Command('gateway')
     .description(
       "run an edge gateway apart from the control plane: routes and services come from the control plane's " +
         'watch stream, and the last-known view is served while it is away; until SIGINT or SIGTERM',
@@ -33,7 +35,8 @@ export function gatewayCommand(ctx: CliContext): Command {
       durationText,
       '10s',
     )
-    .option('--workers <n>', 'proxy processes sharing the port', positiveInteger, 1)
+    .option('--workers <n>', 'proxy processes sharing the port', positiveInteger, 1);
+  return metricsPortOption(observabilityOptions(command, DEFAULT_PROXY_SAMPLE_RATIO))
     .addOption(
       new Option('--log-level <level>', 'log level')
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -54,12 +57,16 @@ async function runGateway(ctx: CliContext, flags: GatewayFlags): Promise<void> {
     port: flags.port,
     drainTimeout: flags.drainTimeout,
     workers: flags.workers,
+    sampleRatio: flags.sampleRatio,
+    accessLog: flags.accessLog,
+    metricsPort: flags.metricsPort,
     logger,
     logLevel: flags.logLevel,
   });
   ctx.stdout(
     `trellis gateway listening on http://${gateway.gateway.host}:${gateway.gateway.port}\n` +
       `  control:  ${control}\n` +
+      (gateway.metricsUrl ? `  metrics:  ${gateway.metricsUrl}\n` : '') +
       (flags.workers > 1 ? `  workers:  ${gateway.workerPids().join(', ')}\n` : ''),
   );
   shutdown.started(gateway);

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { parseDuration } from '../../core/index.ts';
+import { DEFAULT_PROXY_SAMPLE_RATIO, parseDuration } from '../../core/index.ts';
 import { action, type CliContext, DEFAULT_CONTROL_URL } from '../context.ts';
 import {
   collect,
@@ -9,9 +9,10 @@ import {
   portNumber,
   positiveInteger,
 } from '../flags.ts';
+import { metricsPortOption, type ObservabilityFlags, observabilityOptions } from '../observability-flags.ts';
 import { exitOnSignal } from '../shutdown.ts';
 
-interface ProxyFlags {
+interface ProxyFlags extends ObservabilityFlags {
   service: string;
   app: string;
   inboundPort?: number;
@@ -31,6 +32,7 @@ interface ProxyFlags {
   drainTimeout: string;
   propagationDelay: string;
   workers: number;
+  metricsPort?: number;
   logLevel: string;
 }
 
@@ -38,7 +40,7 @@ interface ProxyFlags {
 const CLOSE_SLACK_MS = 10_000;
 
 export function proxyCommand(ctx: CliContext): Command {
-  return new Command('proxy')
+  const command = new Command('proxy')
     .description(
       'run a sidecar beside an app: inbound (mesh → app) and outbound (app → mesh) listeners, and the ' +
         "app's registration with a health check of the app, until SIGINT or SIGTERM",
@@ -84,7 +86,8 @@ export function proxyCommand(ctx: CliContext): Command {
       durationText,
       '500ms',
     )
-    .option('--workers <n>', 'proxy processes sharing the ports', positiveInteger, 1)
+    .option('--workers <n>', 'proxy processes sharing the ports', positiveInteger, 1);
+  return metricsPortOption(observabilityOptions(command, DEFAULT_PROXY_SAMPLE_RATIO))
     .addOption(
       new Option('--log-level <level>', 'log level')
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -122,6 +125,9 @@ async function runSidecar(ctx: CliContext, flags: ProxyFlags): Promise<void> {
     drainTimeout: flags.drainTimeout,
     propagationDelay: flags.propagationDelay,
     workers: flags.workers,
+    sampleRatio: flags.sampleRatio,
+    accessLog: flags.accessLog,
+    metricsPort: flags.metricsPort,
     logger,
     logLevel: flags.logLevel,
   });
@@ -132,6 +138,7 @@ async function runSidecar(ctx: CliContext, flags: ProxyFlags): Promise<void> {
       `  outbound: ${outbound.host}:${outbound.port} (HTTP_PROXY=http://${outbound.host}:${outbound.port})\n` +
       `  instance: ${sidecar.instanceId} (${sidecar.registered() ? 'registered' : 'registering once the control plane answers'})\n` +
       `  control:  ${control}\n` +
+      (sidecar.metricsUrl ? `  metrics:  ${sidecar.metricsUrl}\n` : '') +
       (flags.workers > 1 ? `  workers:  ${sidecar.workerPids().join(', ')}\n` : ''),
   );
   shutdown.started(sidecar);

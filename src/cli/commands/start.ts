@@ -4,11 +4,12 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Logger } from 'pino';
 import type { ControlOverrides } from '../../config/index.ts';
 import type { ControlNode } from '../../control/index.ts';
-import { MeshError } from '../../core/index.ts';
+import { DEFAULT_SAMPLE_RATIO, MeshError } from '../../core/index.ts';
 import { action, type CliContext } from '../context.ts';
 import { EXIT, reportError } from '../exit-codes.ts';
+import { type ObservabilityFlags, observabilityOptions } from '../observability-flags.ts';
 
-interface StartFlags {
+interface StartFlags extends ObservabilityFlags {
   host?: string;
   port?: number;
   dataDir?: string;
@@ -28,7 +29,7 @@ const DEFAULT_CONFIG_FILE = 'trellis.yaml';
 const CLOSE_TIMEOUT_MS = 15_000;
 
 export function startCommand(ctx: CliContext): Command {
-  return new Command('start')
+  const command = new Command('start')
     .description(
       'run the control plane (API, watch streams, health checks) and the gateway until SIGINT or SIGTERM',
     )
@@ -52,7 +53,8 @@ export function startCommand(ctx: CliContext): Command {
       '--otlp-endpoint <url>',
       'also forward received spans to this OTLP/HTTP collector (e.g. http://127.0.0.1:4318)',
       httpUrl,
-    )
+    );
+  return observabilityOptions(command, DEFAULT_SAMPLE_RATIO)
     .addOption(
       new Option('--log-level <level>', 'log level')
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -87,6 +89,8 @@ async function start(ctx: CliContext, flags: StartFlags): Promise<void> {
     telemetry: {
       ...loaded.telemetry,
       ...(flags.otlpEndpoint === undefined ? {} : { otlpEndpoint: flags.otlpEndpoint }),
+      ...(flags.sampleRatio === undefined ? {} : { sampleRatio: flags.sampleRatio }),
+      ...(flags.accessLog === undefined ? {} : { accessLog: flags.accessLog }),
     },
   };
   const { host, adminToken } = config.control;

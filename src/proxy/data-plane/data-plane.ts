@@ -1,10 +1,12 @@
 import type { Logger } from 'pino';
 import { type BackoffOptions, type MeshWatch, watchMesh } from '../../client/index.ts';
 import type { Clock } from '../../core/index.ts';
+import { type MetricsServer, serveMetrics } from '../../telemetry/index.ts';
 import { createWatchSource } from '../discovery/index.ts';
 import { createProxy } from '../proxy.ts';
 import { defaultServicePolicy } from '../upstream/index.ts';
 import { createWorkerPool, type WorkerPool } from '../workers/pool.ts';
+import { type ObservabilitySettings, openObservability } from './observability.ts';
 import { type DataPlanePlan, type ListenerAddress, openListeners } from './plan.ts';
 
 export interface DataPlaneOptions {
@@ -21,6 +23,8 @@ export interface DataPlaneOptions {
   random?: () => number;
   /** Reconnecting to the control plane (default: 100 ms doubling up to 5 s, full jitter). */
   backoff?: BackoffOptions;
+  /** Tracing (spans to `<control>/v1/traces`), the access log and the metrics port; all off by default. */
+  observability?: ObservabilitySettings;
 }
 
 /** The listeners of a proxy process (or of its workers) and the watch that feeds them. */
@@ -31,6 +35,8 @@ export interface DataPlane {
   readonly watch: MeshWatch;
   /** The worker processes' pids; empty when the listeners run in this process. */
   workerPids(): number[];
+  /** The metrics listener (`GET /metrics`, every worker's metrics summed); undefined when not served. */
+  readonly metrics: MetricsServer | undefined;
   /** Stops accepting, lets the exchanges in progress finish (within the plan's drain timeout), stops. */
   close(): Promise<void>;
 }
@@ -44,6 +50,8 @@ export interface DataPlane {
 export async function startDataPlane(options: DataPlaneOptions): Promise<DataPlane> {
   const { logger, plan } = options;
   const workers = options.workers ?? 1;
+  const settings = options.observability;
+  const metricsPort = settings?.metricsPort;
   let pool: WorkerPool | undefined;
   let everConnected = false;
   let reported = false;
@@ -88,20 +96,36 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
       logger,
       logLevel: options.logLevel,
       clock: options.clock,
+      observability: settings,
+      control: options.control,
+      token: options.token,
+      metrics: metricsPort !== undefined,
     });
+    const running = pool;
+    let metricsServer: MetricsServer | undefined;
     try {
       await pool.start();
+      if (metricsPort !== undefined) {
+        metricsServer = await serveMetrics({
+          port: metricsPort,
+          host: settings?.metricsHost,
+          source: { contentType: running.metricsContentType, text: () => running.metrics() },
+          onError: (error) => logger.error({ err: error }, "proxy: collecting the workers' metrics failed"),
+        });
+      }
     } catch (error) {
+      await running.drain();
       await watch.close();
       throw error;
     }
-    const running = pool;
     return {
       listeners: plan.listeners.map((spec, i) => ({ host: spec.host, port: running.ports[i] ?? spec.port })),
       watch,
+      metrics: metricsServer,
       workerPids: () => running.pids(),
       async close() {
         await running.drain();
+        await metricsServer?.close();
         await watch.close();
       },
     };
@@ -110,12 +134,37 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
   const source = createWatchSource(watch, defaultServicePolicy, {
     onError: (error) => logger.error({ err: error }, 'proxy: a view listener failed'),
   });
-  const proxy = createProxy({ source, logger, clock: options.clock, random: options.random });
+  let observability: Awaited<ReturnType<typeof openObservability>>;
+  try {
+    observability = await openObservability(settings, {
+      control: options.control,
+      token: options.token,
+      logger,
+    });
+  } catch (error) {
+    source.close();
+    await watch.close();
+    throw error;
+  }
+  const proxy = createProxy({
+    source,
+    logger,
+    clock: options.clock,
+    random: options.random,
+    metrics: metricsPort === undefined ? undefined : { processMetrics: true },
+    tracing: observability.tracing,
+    accessLog: observability.accessLog,
+  });
   let listeners: Awaited<ReturnType<typeof openListeners>>;
+  let metricsServer: MetricsServer | undefined;
   try {
     listeners = await openListeners(proxy, plan);
+    if (metricsPort !== undefined) {
+      metricsServer = await proxy.serveMetrics({ port: metricsPort, host: settings?.metricsHost });
+    }
   } catch (error) {
     await proxy.close();
+    await observability.close();
     source.close();
     await watch.close();
     throw error;
@@ -124,10 +173,12 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
   return {
     listeners: listeners.map((listener) => ({ host: listener.host, port: listener.port })),
     watch,
+    metrics: metricsServer,
     workerPids: () => [],
     close() {
       closing ??= (async () => {
         await proxy.close();
+        await observability.close();
         source.close();
         await watch.close();
       })();

@@ -9,7 +9,7 @@ import {
   shouldRetry,
   type TimerHandle,
 } from '../../core/index.ts';
-import { methodIndex, type RequestStats } from '../../telemetry/index.ts';
+import { methodIndex, type RequestStats, type RouteStatsHolder } from '../../telemetry/index.ts';
 import { type CannedResponse, MESH_ERRORS } from '../error-responses.ts';
 import {
   ChunkedDecoder,
@@ -40,6 +40,7 @@ import {
   RESPONSE_KEEP_ALIVE,
 } from './forward-head.ts';
 import { H2Exchange } from './h2-exchange.ts';
+import { ExchangeObserver } from './trace-hooks.ts';
 
 // Connection states. An exchange runs from S_QUEUED to the end of the response.
 /** Reading a request head, or idle between requests. */
@@ -107,6 +108,8 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
   private readonly remoteAddress: string;
   /** Runs the exchanges with h2c clusters (made for the first one). */
   private h2: H2Exchange | null = null;
+  /** Tracing and the access log of the exchanges (null: both off); read by the H2Exchange too. */
+  readonly observer: ExchangeObserver | null;
 
   private state = S_HEAD;
   /** Input read but not yet processed (a pipelined request waiting for the current response). */
@@ -186,6 +189,8 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     this.clock = ctx.clock;
     this.remoteAddress = normalizeAddress(socket.remoteAddress);
     this.heads = new ForwardHeadWriter(this.remoteAddress, ctx.trustForwarded);
+    this.observer =
+      ctx.telemetry === null ? null : new ExchangeObserver(ctx.telemetry, socket, this.remoteAddress);
     this.idleSince = this.clock.now();
     socket.on('data', this.onClientData);
     socket.on('drain', this.onClientDrain);
@@ -351,6 +356,8 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
       this.startedAt = metrics.now();
       this.methodIndex = methodIndex(head.method);
     }
+    const observer = this.observer;
+    if (observer !== null) observer.begin(head);
     this.method = head.method;
     this.clientKeepAlive = head.keepAlive;
     this.clientHttp10 = head.version === '1.0';
@@ -391,6 +398,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     const cluster = res.cluster!;
     const settings = res.settings!;
     if (metrics !== null) this.stats = metrics.statsOf(cluster, res.route);
+    if (observer !== null) observer.routed(cluster, (res.route as RouteStatsHolder | null)?.routeName);
 
     let deadline = settings.requestTimeoutMs > 0 ? now + settings.requestTimeoutMs : INF;
     const deadlineIndex = findHeader(head, DEADLINE_HEADER);
@@ -419,6 +427,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
       this.upgrading,
       deadline,
       deadlineIndex >= 0,
+      observer === null ? null : observer.trace,
     );
 
     this.hasBody = !this.reqBodyDone;
@@ -626,6 +635,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
       if (done) this.reqBodyDone = true;
     }
     if (take > 0) this.forwardPart(off === 0 && take === len ? buf : buf.subarray(off, off + take), take);
+    if (this.observer !== null) this.observer.bytesIn += take;
     return off + take;
   }
 
@@ -763,6 +773,8 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
       return -1;
     }
     if (this.retryOnStatus(conn, chunk, off)) return -1;
+    if (this.observer !== null)
+      this.observer.attempt(this.endpoint!, status >= 500 ? 'status' : 'ok', status);
     this.respHeadDone = true;
     // The per-try timeout covers the wait for the head; from here only the request timeout applies.
     this.tryDeadline = this.deadline;
@@ -961,6 +973,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
 
   /** Metrics: the exchange ended with `status` (0: no response head sent); `code` when the mesh answered. */
   private record(status: number, code: string | null): void {
+    if (this.observer !== null) this.observer.end(status, code);
     const stats = this.stats;
     if (stats === null) return;
     this.stats = null;
@@ -1002,6 +1015,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
       parser.framing === 'none' || (parser.framing === 'content-length' && parser.contentLength === rest);
     this.upstream = null;
     conn.pool.release(conn, whole && parser.keepAlive && this.reqBodyDone);
+    if (this.observer !== null) this.observer.attempt(endpoint, 'status', this.status);
     this.scheduleRetry();
     return true;
   }
@@ -1093,6 +1107,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     if (this.sentToClient) {
       // Part of the response is out: all the client can learn is that it was cut short.
       cluster.recordFailure(endpoint, this.clock.now() - this.attemptStart);
+      if (this.observer !== null) this.observer.attempt(endpoint, kind, this.status);
       this.abortExchange();
       this.socket.destroy();
       return;
@@ -1107,6 +1122,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
       return;
     }
     cluster.recordFailure(endpoint, this.clock.now() - this.attemptStart);
+    if (this.observer !== null) this.observer.attempt(endpoint, kind, 0);
     if (this.responseStarted) this.respParser = new ResponseParser();
     if (this.mayRetry(kind)) {
       this.scheduleRetry();
@@ -1129,6 +1145,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     this.cluster!.recordFailure(this.endpoint!, this.clock.now() - this.attemptStart);
     const reason = isHttpParseError(error) ? error.code : 'UNEXPECTED_101';
     const message = isHttpParseError(error) ? error.message : 'The upstream switched protocols unasked.';
+    if (this.observer !== null) this.observer.attempt(this.endpoint!, 'reset', 0);
     this.record(502, 'BAD_GATEWAY');
     this.socket.write(
       errorResponse(502, 'BAD_GATEWAY', 'the upstream sent a malformed response', [{ message, reason }]),
@@ -1141,6 +1158,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     this.upstream = null;
     conn.pool.release(conn, false);
     this.cluster!.recordFailure(this.endpoint!, this.clock.now() - this.attemptStart);
+    if (this.observer !== null) this.observer.attempt(this.endpoint!, 'reset', this.status);
     this.abortExchange();
     this.socket.destroy();
   }
@@ -1153,8 +1171,10 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     if (conn !== null) {
       this.upstream = null;
       conn.pool.release(conn, false);
-      if (this.endpoint !== null)
+      if (this.endpoint !== null) {
         this.cluster!.recordFailure(this.endpoint, this.clock.now() - this.attemptStart);
+        if (this.observer !== null) this.observer.attempt(this.endpoint, 'timeout', this.status);
+      }
       if (this.responseStarted) this.respParser = new ResponseParser();
     }
     if (this.sentToClient) {
@@ -1318,6 +1338,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
   private startTunnel(conn: UpstreamConnection, chunk: Buffer, off: number): void {
     const cluster = this.cluster!;
     cluster.recordSuccess(this.endpoint!, this.headLatency);
+    if (this.observer !== null) this.observer.attempt(this.endpoint!, 'ok', 101);
     this.record(101, null);
     conn.pool.detach(conn);
     if (this.slotHeld) {

@@ -4,6 +4,7 @@ import type { ListenerStats, RouteStatsHolder } from '../../telemetry/index.ts';
 import type { CannedResponse } from '../error-responses.ts';
 import type { RequestHead } from '../http1/index.ts';
 import type { Cluster, ExchangeSettings } from '../upstream/index.ts';
+import type { ExchangeTelemetry } from './trace-hooks.ts';
 
 /**
  * Where a request goes, written by the listener's resolver into an object the connection reuses:
@@ -40,6 +41,8 @@ export interface EngineContext {
   readonly random: () => number;
   /** Where exchanges are counted and timed; null: metrics off. */
   readonly metrics: ListenerStats | null;
+  /** Tracing and the access log of this listener's exchanges; null: both off. */
+  readonly telemetry: ExchangeTelemetry | null;
   /** Set when the listener closes: responses say `connection: close` and connections end. */
   draining: boolean;
   /** Called by each connection when it has closed. */

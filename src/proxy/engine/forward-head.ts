@@ -9,6 +9,7 @@ import {
   type ResponseHeadEdits,
   writeRequestHead,
 } from '../http1/index.ts';
+import type { TracePropagation } from './trace-hooks.ts';
 
 const VIA = Buffer.from('via: 1.1 trellis\r\n', 'latin1');
 const XFP_HTTP = Buffer.from('x-forwarded-proto: http\r\n', 'latin1');
@@ -51,6 +52,8 @@ export class ForwardHeadWriter {
    */
   private readonly commonDeadline: Buffer;
   private readonly commonDeadlineOnly: HeaderLine[];
+  /** The append list with the trace lines after it, refilled per traced request (no allocation). */
+  private readonly traced: HeaderLine[] = [];
 
   constructor(
     private readonly clientAddress: string,
@@ -74,6 +77,7 @@ export class ForwardHeadWriter {
     upgrade: boolean,
     deadline: number,
     deadlineHeader: boolean,
+    trace: TracePropagation | null = null,
   ): Buffer {
     const edits = this.edits;
     const kinds = head.kindMask;
@@ -112,6 +116,18 @@ export class ForwardHeadWriter {
       append.push(VIA);
       if (finite) append.push(`${DEADLINE_HEADER}: ${Math.floor(deadline)}\r\n`);
       edits.append = append;
+    }
+    if (trace !== null) {
+      // This hop's traceparent replaces the incoming one.
+      drop |= HeaderKind.Traceparent;
+      if (trace.dropTraceState) drop |= HeaderKind.Tracestate;
+      const lines = this.traced;
+      const append = edits.append!;
+      lines.length = 0;
+      for (let i = 0; i < append.length; i++) lines.push(append[i]!);
+      lines.push(trace.traceparentLine);
+      if (trace.traceStateLine !== null) lines.push(trace.traceStateLine);
+      edits.append = lines;
     }
     edits.drop = drop;
     edits.remove = deadlineHeader ? REMOVE_DEADLINE : undefined;

@@ -39,6 +39,7 @@ import {
   h1ResponseHead,
   rawHeadersOf,
 } from './h2-head.ts';
+import type { ExchangeObserver } from './trace-hooks.ts';
 
 /** The client connection an HTTP/2 exchange runs on (ClientConnection). */
 export interface H2ExchangeHost {
@@ -48,6 +49,8 @@ export interface H2ExchangeHost {
    * `code` for metrics; `close`: the client connection must close after what was written.
    */
   h2Done(close: boolean, status: number, code: string | null): void;
+  /** Tracing and the access log of the connection's exchanges (null: both off). */
+  readonly observer: ExchangeObserver | null;
 }
 
 /** The attempt counters of the exchange's metrics (telemetry's RequestStats has them). */
@@ -213,6 +216,7 @@ export class H2Exchange implements ClusterWaiter {
       return off;
     }
     this.headers = this.heads.write(head, res.target, res.host, cluster.name, deadline);
+    if (this.host.observer !== null) this.host.observer.h2Headers(this.headers);
     this.hashKey = cluster.balancer.kind === 'ip-hash' ? this.hashKeyFor(head, cluster) : undefined;
 
     // Body bytes that came with the head are checked (framing) before anything goes upstream.
@@ -243,6 +247,7 @@ export class H2Exchange implements ClusterWaiter {
       const take = Math.min(len - off, this.reqRemaining);
       this.reqRemaining -= take;
       if (this.reqRemaining === 0) this.reqBodyDone = true;
+      if (this.host.observer !== null) this.host.observer.bytesIn += take;
       if (take > 0) this.bodyPart(off === 0 && take === len ? buf : buf.subarray(off, off + take));
       if (this.reqBodyDone) this.bodyEnd();
       return off + take;
@@ -512,6 +517,8 @@ export class H2Exchange implements ClusterWaiter {
     this.headLatency = now - this.attemptStart;
     if (this.staleKeep) this.dropParts();
     if (this.retryOnStatus()) return;
+    if (this.host.observer !== null)
+      this.host.observer.attempt(this.endpoint!, status >= 500 ? 'status' : 'ok', status);
     this.responded = true;
     // The per-try timeout covers the wait for the head; from here only the request timeout applies.
     this.tryDeadline = this.deadline;
@@ -654,6 +661,7 @@ export class H2Exchange implements ClusterWaiter {
     if (this.sentToClient) {
       // Part of the response is out: all the client can learn is that it was cut short.
       cluster.recordFailure(endpoint, this.clock.now() - this.attemptStart);
+      if (this.host.observer !== null) this.host.observer.attempt(endpoint, kind, this.status);
       this.cutClient();
       return;
     }
@@ -674,6 +682,7 @@ export class H2Exchange implements ClusterWaiter {
       return;
     }
     cluster.recordFailure(endpoint, this.clock.now() - this.attemptStart);
+    if (this.host.observer !== null) this.host.observer.attempt(endpoint, kind, 0);
     if (!this.responded && this.mayRetry(kind)) {
       this.scheduleRetry();
       return;
@@ -691,6 +700,7 @@ export class H2Exchange implements ClusterWaiter {
   private failAfterResponse(): void {
     const cluster = this.cluster!;
     cluster.recordFailure(this.endpoint!, this.clock.now() - this.attemptStart);
+    if (this.host.observer !== null) this.host.observer.attempt(this.endpoint!, 'reset', this.status);
     this.detachStream(NGHTTP2_CANCEL);
     if (!this.sentToClient) {
       this.pendingHead = null;
@@ -710,6 +720,7 @@ export class H2Exchange implements ClusterWaiter {
     if (this.status >= 500) cluster.recordFailure(endpoint, this.headLatency);
     else cluster.recordSuccess(endpoint, this.headLatency);
     this.detachStream(NGHTTP2_CANCEL);
+    if (this.host.observer !== null) this.host.observer.attempt(endpoint, 'status', this.status);
     this.scheduleRetry();
     return true;
   }
@@ -756,7 +767,10 @@ export class H2Exchange implements ClusterWaiter {
     if (this.phase === X_QUEUED && !this.slotHeld) cluster.cancelWaiter(this);
     if (this.stream !== null) {
       this.detachStream(NGHTTP2_CANCEL);
-      if (this.endpoint !== null) cluster.recordFailure(this.endpoint, this.clock.now() - this.attemptStart);
+      if (this.endpoint !== null) {
+        cluster.recordFailure(this.endpoint, this.clock.now() - this.attemptStart);
+        if (this.host.observer !== null) this.host.observer.attempt(this.endpoint, 'timeout', this.status);
+      }
     }
     if (this.sentToClient) {
       this.cutClient();

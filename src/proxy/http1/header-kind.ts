@@ -28,6 +28,8 @@ export const HeaderKind = {
   XRequestId: 1 << 19,
   /** Set in addition to the kind when the header is named by a Connection option (hop-by-hop). */
   ConnectionOption: 1 << 20,
+  /** Zipkin B3 context (`b3`, `x-b3-*`): read only when a request brings no traceparent. */
+  B3: 1 << 21,
 } as const;
 
 /** Hop-by-hop fields never forwarded in a request (Upgrade is kept when the proxy upgrades). */
@@ -56,7 +58,8 @@ export const RESPONSE_HOP_BY_HOP =
 export function classifyHeader(buf: Buffer, start: number, end: number): number {
   switch (end - start) {
     case 2:
-      return equalsLower(buf, start, end, 'te') ? HeaderKind.TE : 0;
+      if (equalsLower(buf, start, end, 'te')) return HeaderKind.TE;
+      return equalsLower(buf, start, end, 'b3') ? HeaderKind.B3 : 0;
     case 3:
       return equalsLower(buf, start, end, 'via') ? HeaderKind.Via : 0;
     case 4:
@@ -71,11 +74,15 @@ export function classifyHeader(buf: Buffer, start: number, end: number): number 
     case 10:
       if (equalsLower(buf, start, end, 'connection')) return HeaderKind.Connection;
       if (equalsLower(buf, start, end, 'keep-alive')) return HeaderKind.KeepAlive;
-      return equalsLower(buf, start, end, 'tracestate') ? HeaderKind.Tracestate : 0;
+      if (equalsLower(buf, start, end, 'tracestate')) return HeaderKind.Tracestate;
+      return equalsLower(buf, start, end, 'x-b3-flags') ? HeaderKind.B3 : 0;
     case 11:
-      return equalsLower(buf, start, end, 'traceparent') ? HeaderKind.Traceparent : 0;
+      if (equalsLower(buf, start, end, 'traceparent')) return HeaderKind.Traceparent;
+      return equalsLower(buf, start, end, 'x-b3-spanid') ? HeaderKind.B3 : 0;
     case 12:
-      return equalsLower(buf, start, end, 'x-request-id') ? HeaderKind.XRequestId : 0;
+      if (equalsLower(buf, start, end, 'x-request-id')) return HeaderKind.XRequestId;
+      if (equalsLower(buf, start, end, 'x-b3-traceid')) return HeaderKind.B3;
+      return equalsLower(buf, start, end, 'x-b3-sampled') ? HeaderKind.B3 : 0;
     case 14:
       return equalsLower(buf, start, end, 'content-length') ? HeaderKind.ContentLength : 0;
     case 15:

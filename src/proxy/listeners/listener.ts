@@ -2,7 +2,12 @@ import { createServer, type Server } from 'node:net';
 import type { Logger } from 'pino';
 import type { Clock } from '../../core/index.ts';
 import type { ListenerStats } from '../../telemetry/index.ts';
-import { ClientConnection, type EngineContext, type Resolver } from '../engine/index.ts';
+import {
+  ClientConnection,
+  type EngineContext,
+  type ExchangeTelemetry,
+  type Resolver,
+} from '../engine/index.ts';
 
 /** A listening proxy port. */
 export interface ProxyListener {
@@ -28,6 +33,8 @@ export interface ListenerOptions {
   clientIdleTimeoutMs?: number;
   /** Where this listener's exchanges are counted and timed (createProxy passes its own); none: off. */
   metrics?: ListenerStats;
+  /** Tracing and the access log of this listener's exchanges (createProxy passes its own); none: off. */
+  telemetry?: ExchangeTelemetry | null;
 }
 
 export interface ListenerDeps {
@@ -54,6 +61,7 @@ export async function listen(options: ListenerOptions, deps: ListenerDeps): Prom
     clientIdleTimeoutMs: options.clientIdleTimeoutMs ?? 60_000,
     random: deps.random ?? Math.random,
     metrics: options.metrics ?? null,
+    telemetry: options.telemetry ?? null,
     draining: false,
     onClose(connection) {
       connections.delete(connection as ClientConnection);

@@ -2,11 +2,14 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { BackoffOptions, RegistrationInput } from '../../client/index.ts';
 import {
+  accessLogDestination,
   address,
+  DEFAULT_PROXY_SAMPLE_RATIO,
   duration,
   instanceId,
   metadata,
   port,
+  sampleRatio,
   serviceName,
   tags,
   validate,
@@ -49,6 +52,15 @@ export interface SidecarOptions {
   propagationDelay?: string | number;
   /** Proxy processes (default 1: the listeners run in this process). */
   workers?: number;
+  /**
+   * Share of new traces sampled, 0-1 (default 1); requests bringing a decision follow it. Spans (one per
+   * hop, named by `service`) go to the control plane's `/v1/traces`.
+   */
+  sampleRatio?: number;
+  /** `off` (default), `stdout` or a file: one JSON line per request. */
+  accessLog?: string;
+  /** Prometheus text at `http://<host>:<port>/metrics` (every worker's metrics summed); default off. */
+  metricsPort?: number;
   logger?: Logger;
   /** The workers' log level (default: the logger's). */
   logLevel?: string;
@@ -119,6 +131,9 @@ const sidecarSettings = z
     drainTimeout: duration.default(10_000),
     propagationDelay: duration.default(500),
     workers: z.number().int('must be an integer').min(1, 'at least 1').max(128, 'at most 128').default(1),
+    sampleRatio: sampleRatio.default(DEFAULT_PROXY_SAMPLE_RATIO),
+    accessLog: accessLogDestination.default('off'),
+    metricsPort: listenPort.optional(),
   })
   .superRefine((settings, ctx) => {
     if (settings.tcpCheck && settings.healthPath !== undefined)

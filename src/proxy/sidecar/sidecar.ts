@@ -16,6 +16,8 @@ export interface Sidecar {
   registered(): boolean;
   /** The worker processes' pids; empty when the listeners run in this process. */
   workerPids(): number[];
+  /** `http://host:port/metrics` when a metrics port was asked for. */
+  readonly metricsUrl: string | undefined;
   /**
    * Deregisters the instance (so peers stop sending), keeps serving for the propagation delay, then
    * drains both listeners (within the drain timeout) and stops. Safe to call more than once.
@@ -51,6 +53,12 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
       drainTimeoutMs: settings.drainTimeout,
     },
     workers: settings.workers,
+    observability: {
+      tracing: { service: settings.service, sampleRatio: settings.sampleRatio },
+      accessLog: settings.accessLog,
+      metricsPort: settings.metricsPort,
+      metricsHost: settings.host,
+    },
     logger,
     logLevel: options.logLevel,
     clock,
@@ -95,6 +103,7 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
     instanceId,
     registered: () => keeper.registered(),
     workerPids: () => dataPlane.workerPids(),
+    metricsUrl: dataPlane.metrics?.url,
     close() {
       closing ??= stop();
       return closing;

@@ -4,14 +4,16 @@ import { pathToFileURL } from 'node:url';
 /** Node options that make the process run code given on the command line, not a file. */
 const EVAL_OPTIONS = new Set(['-e', '--eval', '-p', '--print']);
 
+const WORKER_MEMORY_FLAGS = ['--semi-space-growth-factor=1', '--no-liftoff'];
+
 /**
  * The Node options a worker process starts with: the parent's, so flags such as
  * `--max-old-space-size` carry over, and tsx's loader, because workers run TypeScript sources.
  * `bin/trellis.js` registers tsx through its API, which leaves no trace in `process.execArgv`, so
- * the loader is added whenever the parent's options do not already load tsx (`tsx file.ts` and
- * `node --import tsx` do).
+ * the loader is added whenever the workers run from the sources and the parent's options do not
+ * already load tsx (`tsx file.ts` and `node --import tsx` do).
  */
-export function workerExecArgv(parent: readonly string[] = process.execArgv): string[] {
+export function workerExecArgv(parent: readonly string[] = process.execArgv, fromSource = true): string[] {
   const execArgv: string[] = [];
   for (let i = 0; i < parent.length; i++) {
     const arg = parent[i]!;
@@ -22,7 +24,9 @@ export function workerExecArgv(parent: readonly string[] = process.execArgv): st
     if (/^(-e|--eval|-p|--print)=/.test(arg) || arg.startsWith('--input-type')) continue;
     execArgv.push(arg);
   }
-  if (!execArgv.some((arg) => /(^|[/\\@=])tsx([/\\]|$)/.test(arg))) {
+  // The same memory settings bin/trellis.js gives a proxy's main process (see there).
+  for (const flag of WORKER_MEMORY_FLAGS) if (!execArgv.includes(flag)) execArgv.push(flag);
+  if (fromSource && !execArgv.some((arg) => /(^|[/\\@=])tsx([/\\]|$)/.test(arg))) {
     const loader = createRequire(import.meta.url).resolve('tsx');
     execArgv.push('--import', pathToFileURL(loader).href);
   }

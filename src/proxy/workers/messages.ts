@@ -1,4 +1,6 @@
+import type { Registry } from 'prom-client';
 import type { MeshChange, MeshSnapshot } from '../../core/index.ts';
+import type { ObservabilitySettings } from '../data-plane/observability.ts';
 import type { DataPlanePlan } from '../data-plane/plan.ts';
 
 /** The environment variable that carries a worker's WorkerConfig (JSON). */
@@ -8,7 +10,17 @@ export const WORKER_CONFIG_ENV = 'TRELLIS_WORKER_CONFIG';
 export interface WorkerConfig {
   plan: DataPlanePlan;
   logLevel: string;
+  /** Tracing and the access log (each worker has its own exporter and log writer). */
+  observability?: ObservabilitySettings;
+  /** Where spans go (`<control>/v1/traces`). */
+  control?: string;
+  token?: string;
+  /** Keep metrics and answer the primary's `metrics` requests (it serves the metrics port). */
+  metrics?: boolean;
 }
+
+/** One worker's registry as prom-client's cluster aggregator reads it. */
+export type WorkerMetrics = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
 /** Primary → worker. */
 export type PrimaryMessage =
@@ -16,7 +28,9 @@ export type PrimaryMessage =
   | { type: 'view'; snapshot: MeshSnapshot | null }
   | { type: 'change'; change: MeshChange }
   /** Stop accepting, finish the exchanges in progress, exit 0. */
-  | { type: 'drain' };
+  | { type: 'drain' }
+  /** Send your registry's metrics as JSON, answering with the same id. */
+  | { type: 'metrics'; id: number };
 
 /** Worker → primary. */
 export type WorkerMessage =
@@ -25,14 +39,16 @@ export type WorkerMessage =
   /** The worker's listeners are open, on these ports (in plan order). */
   | { type: 'ready'; ports: number[] }
   /** The worker could not open its listeners; it exits next. */
-  | { type: 'failed'; message: string };
+  | { type: 'failed'; message: string }
+  /** The answer to a `metrics` request. */
+  | { type: 'metrics'; id: number; metrics: WorkerMetrics };
 
 export function isWorkerMessage(value: unknown): value is WorkerMessage {
   const type = (value as { type?: unknown } | null)?.type;
-  return type === 'hello' || type === 'ready' || type === 'failed';
+  return type === 'hello' || type === 'ready' || type === 'failed' || type === 'metrics';
 }
 
 export function isPrimaryMessage(value: unknown): value is PrimaryMessage {
   const type = (value as { type?: unknown } | null)?.type;
-  return type === 'view' || type === 'change' || type === 'drain';
+  return type === 'view' || type === 'change' || type === 'drain' || type === 'metrics';
 }

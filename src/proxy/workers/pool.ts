@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import { AggregatorRegistry } from 'prom-client';
 import {
   backoffCeiling,
   type Clock,
@@ -10,11 +11,22 @@ import {
   systemClock,
   type TimerHandle,
 } from '../../core/index.ts';
+import type { ObservabilitySettings } from '../data-plane/observability.ts';
 import type { DataPlanePlan } from '../data-plane/plan.ts';
 import { workerExecArgv } from './exec-argv.ts';
-import { isWorkerMessage, type PrimaryMessage, WORKER_CONFIG_ENV, type WorkerConfig } from './messages.ts';
+import {
+  isWorkerMessage,
+  type PrimaryMessage,
+  WORKER_CONFIG_ENV,
+  type WorkerConfig,
+  type WorkerMetrics,
+} from './messages.ts';
 
-const WORKER_MAIN = fileURLToPath(new URL('./worker-main.ts', import.meta.url));
+/** This module runs from src/ (TypeScript, under tsx) or from the build in dist/ (plain JavaScript). */
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const WORKER_MAIN = fileURLToPath(
+  new URL(FROM_SOURCE ? './worker-main.ts' : './worker-main.js', import.meta.url),
+);
 
 export interface WorkerPoolOptions {
   /** How many worker processes (at least 1). */
@@ -30,6 +42,12 @@ export interface WorkerPoolOptions {
   startTimeoutMs?: number;
   /** A crashed worker is forked again after base·2^(crashes-1) ms, at most cap (defaults 250 ms, 10 s). */
   restartBackoff?: { baseMs: number; capMs: number };
+  /** Tracing and the access log of every worker; spans go to `control`. */
+  observability?: ObservabilitySettings;
+  control?: string;
+  token?: string;
+  /** The workers keep metrics, which `metrics()` aggregates. */
+  metrics?: boolean;
 }
 
 /** N processes running the same plan on the same ports (node:cluster). */
@@ -46,7 +64,16 @@ export interface WorkerPool {
   change(change: MeshChange): void;
   /** Tells every worker to drain and waits until they have exited. */
   drain(): Promise<void>;
+  /**
+   * The workers' metrics summed into one Prometheus text (prom-client's cluster aggregation); a
+   * worker that does not answer within the timeout is left out of this scrape.
+   */
+  metrics(): Promise<string>;
+  readonly metricsContentType: string;
 }
+
+/** How long a scrape waits for each worker's metrics. */
+const METRICS_TIMEOUT_MS = 5_000;
 
 /**
  * Round-robin in the primary (SCHED_RR, Node's default on Linux) rather than the kernel's choice
@@ -83,7 +110,16 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
   const { logger, plan } = options;
   const clock = options.clock ?? systemClock;
   const backoff = options.restartBackoff ?? { baseMs: 250, capMs: 10_000 };
-  const config: WorkerConfig = { plan, logLevel: options.logLevel ?? logger.level };
+  const config: WorkerConfig = {
+    plan,
+    logLevel: options.logLevel ?? logger.level,
+    observability: options.observability,
+    control: options.control,
+    token: options.token,
+    metrics: options.metrics,
+  };
+  const metricsWaiters = new Map<number, (metrics: WorkerMetrics | undefined) => void>();
+  let metricsRequests = 0;
   const slots: Slot[] = Array.from({ length: options.count }, (_, index) => ({
     index,
     worker: undefined,
@@ -104,7 +140,11 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
 
   function fork(slot: Slot): void {
     chooseSchedulingPolicy();
-    cluster.setupPrimary({ exec: WORKER_MAIN, execArgv: workerExecArgv(), args: [] });
+    cluster.setupPrimary({
+      exec: WORKER_MAIN,
+      execArgv: workerExecArgv(process.execArgv, FROM_SOURCE),
+      args: [],
+    });
     const worker = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify(config) });
     slot.worker = worker;
     slot.subscribed = false;
@@ -127,6 +167,8 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
       } else if (message.type === 'ready') {
         slot.readyAt = clock.now();
         ready(slot, message.ports);
+      } else if (message.type === 'metrics') {
+        metricsWaiters.get(message.id)?.(message.metrics);
       } else {
         const error = new MeshError('INTERNAL', message.message);
         if (starting !== undefined) starting.reject(error);
@@ -239,8 +281,33 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
     }
   }
 
+  function workerMetrics(slot: Slot): Promise<WorkerMetrics | undefined> {
+    const worker = slot.worker;
+    if (worker === undefined || !slot.subscribed || !worker.isConnected()) return Promise.resolve(undefined);
+    const id = ++metricsRequests;
+    return new Promise((resolve) => {
+      const done = (metrics: WorkerMetrics | undefined) => {
+        clock.clearTimeout(timer);
+        worker.off('exit', gone);
+        metricsWaiters.delete(id);
+        resolve(metrics);
+      };
+      const gone = () => done(undefined);
+      const timer = clock.setTimeout(gone, METRICS_TIMEOUT_MS);
+      worker.once('exit', gone);
+      metricsWaiters.set(id, done);
+      worker.send({ type: 'metrics', id } satisfies PrimaryMessage);
+    });
+  }
+
   return {
     start,
+    metricsContentType: AggregatorRegistry.PROMETHEUS_CONTENT_TYPE,
+    async metrics() {
+      const answers = await Promise.all(slots.map(workerMetrics));
+      const present = answers.filter((metrics) => metrics !== undefined);
+      return AggregatorRegistry.aggregate(present).metrics();
+    },
     get ports() {
       return ports ?? [];
     },

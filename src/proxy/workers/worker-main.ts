@@ -6,6 +6,7 @@
 import cluster from 'node:cluster';
 import { pino } from 'pino';
 import { toMeshError } from '../../core/index.ts';
+import { type OpenedObservability, openObservability } from '../data-plane/observability.ts';
 import { openListeners } from '../data-plane/plan.ts';
 import { createWatchSource } from '../discovery/index.ts';
 import { createProxy, type TrellisProxy } from '../proxy.ts';
@@ -33,6 +34,7 @@ process.on('SIGTERM', () => {});
 
 const watch = createIpcWatch();
 let proxy: TrellisProxy | undefined;
+let observability: OpenedObservability | undefined;
 let draining = false;
 let gotView!: () => void;
 const firstView = new Promise<void>((resolve) => {
@@ -43,6 +45,7 @@ async function drain(): Promise<void> {
   if (draining) return;
   draining = true;
   await proxy?.close();
+  await observability?.close();
   process.exit(0);
 }
 
@@ -53,6 +56,18 @@ process.on('message', (message: unknown) => {
     gotView();
   } else if (message.type === 'change') {
     watch.apply(message.change);
+  } else if (message.type === 'metrics') {
+    const id = message.id;
+    const metrics = proxy?.metrics;
+    if (metrics === undefined || metrics === null) send({ type: 'metrics', id, metrics: [] });
+    else
+      metrics.registry.getMetricsAsJSON().then(
+        (values) => send({ type: 'metrics', id, metrics: values }),
+        (error: unknown) => {
+          logger.error({ err: error }, 'proxy worker: collecting metrics failed');
+          send({ type: 'metrics', id, metrics: [] });
+        },
+      );
   } else {
     void drain();
   }
@@ -64,7 +79,23 @@ await firstView;
 const source = createWatchSource(watch, defaultServicePolicy, {
   onError: (error) => logger.error({ err: error }, 'proxy worker: a view listener failed'),
 });
-proxy = createProxy({ source, logger });
+try {
+  observability = await openObservability(config.observability, {
+    control: config.control ?? '',
+    token: config.token,
+    logger,
+  });
+} catch (error) {
+  send({ type: 'failed', message: toMeshError(error).message });
+  process.exit(1);
+}
+proxy = createProxy({
+  source,
+  logger,
+  metrics: config.metrics === true ? { processMetrics: true } : undefined,
+  tracing: observability.tracing,
+  accessLog: observability.accessLog,
+});
 try {
   const listeners = await openListeners(proxy, config.plan);
   if (!draining) send({ type: 'ready', ports: listeners.map((listener) => listener.port) });

@@ -1,12 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { workerExecArgv } from '../../../../src/proxy/workers/index.ts';
 
+/** The memory settings bin/trellis.js gives a proxy, carried to its workers. */
+const MEMORY = ['--semi-space-growth-factor=1', '--no-liftoff'];
+
 describe('workerExecArgv', () => {
   it("adds tsx's loader when the parent registered tsx through its API (bin/trellis.js)", () => {
     const argv = workerExecArgv(['--max-old-space-size=256']);
-    expect(argv.slice(0, 2)).toEqual(['--max-old-space-size=256', '--import']);
-    expect(argv[2]).toMatch(/^file:\/\/.*\/tsx\/dist\/loader\.mjs$/);
-    expect(argv).toHaveLength(3);
+    expect(argv.slice(0, 4)).toEqual(['--max-old-space-size=256', ...MEMORY, '--import']);
+    expect(argv[4]).toMatch(/^file:\/\/.*\/tsx\/dist\/loader\.mjs$/);
+    expect(argv).toHaveLength(5);
   });
 
   it('keeps a parent that already loads tsx as it is', () => {
@@ -16,9 +19,9 @@ describe('workerExecArgv', () => {
       '--import',
       'file:///app/node_modules/tsx/dist/loader.mjs',
     ];
-    expect(workerExecArgv(viaCli)).toEqual(viaCli);
-    expect(workerExecArgv(['--import', 'tsx'])).toEqual(['--import', 'tsx']);
-    expect(workerExecArgv(['--import=tsx'])).toEqual(['--import=tsx']);
+    expect(workerExecArgv(viaCli)).toEqual([...viaCli, ...MEMORY]);
+    expect(workerExecArgv(['--import', 'tsx'])).toEqual(['--import', 'tsx', ...MEMORY]);
+    expect(workerExecArgv(['--import=tsx'])).toEqual(['--import=tsx', ...MEMORY]);
   });
 
   it('drops code given on the command line, which would run in the worker instead of its entry', () => {
@@ -31,6 +34,13 @@ describe('workerExecArgv', () => {
       '1',
       '--input-type=module',
     ]);
-    expect(argv).toEqual(['--import', 'tsx']);
+    expect(argv).toEqual(['--import', 'tsx', ...MEMORY]);
+  });
+
+  it('adds no loader when the workers run from the build (dist/, plain JavaScript)', () => {
+    expect(workerExecArgv(['--max-old-space-size=256'], false)).toEqual([
+      '--max-old-space-size=256',
+      ...MEMORY,
+    ]);
   });
 });

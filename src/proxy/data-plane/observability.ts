@@ -1,0 +1,86 @@
+/**
+ * What a data-plane process (the only one, or each worker) opens besides its listeners: the tracer
+ * whose spans go to the control plane's collector (`<control>/v1/traces`, OTLP/HTTP, batched and
+ * bounded) and the access log. Settings are plain data, so they travel to workers as JSON.
+ */
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import {
+  type AccessLog,
+  type AccessLogDestination,
+  type BatchExporter,
+  createOtlpExporter,
+  createTracer,
+  openAccessLog,
+  type Tracer,
+} from '../../telemetry/index.ts';
+
+const CLOSE_TIMEOUT_MS = 2_000;
+
+export interface ObservabilitySettings {
+  /** Spans name this service (the sidecar's service, or `gateway`); absent: no tracing. */
+  tracing?: { service: string; sampleRatio: number };
+  /** Default `off`. */
+  accessLog?: AccessLogDestination;
+  /** Prometheus text on this port (the primary's when there are workers); absent: not served. */
+  metricsPort?: number;
+  /** The metrics port's address (default 127.0.0.1). */
+  metricsHost?: string;
+}
+
+export interface OpenedObservability {
+  readonly tracing: { tracer: Tracer } | undefined;
+  readonly accessLog: AccessLog | undefined;
+  /** Delivers the spans still queued (bounded) and flushes the log; call after the proxy closed. */
+  close(): Promise<void>;
+}
+
+export interface ObservabilityDeps {
+  /** The control plane's URL: spans go to its `/v1/traces`. */
+  control: string;
+  token?: string;
+  logger: Logger;
+}
+
+export async function openObservability(
+  settings: ObservabilitySettings | undefined,
+  deps: ObservabilityDeps,
+): Promise<OpenedObservability> {
+  const { logger } = deps;
+  const accessLog =
+    settings?.accessLog === undefined || settings.accessLog === 'off'
+      ? undefined
+      : await openAccessLog({ destination: settings.accessLog, logger });
+  let exporter: BatchExporter | undefined;
+  let tracing: { tracer: Tracer } | undefined;
+  if (settings?.tracing !== undefined) {
+    const url = new URL('/v1/traces', deps.control).toString();
+    exporter = createOtlpExporter({
+      url,
+      headers: deps.token === undefined ? undefined : { authorization: `Bearer ${deps.token}` },
+      onError: (error, spans) => logger.warn({ err: error, spans }, 'could not send spans to %s', url),
+      // Shutting down while the control plane is away must not wait long for spans it cannot take.
+      closeTimeoutMs: CLOSE_TIMEOUT_MS,
+    });
+    tracing = {
+      tracer: createTracer({
+        service: settings.tracing.service,
+        sampleRatio: settings.tracing.sampleRatio,
+        sink: exporter,
+        resourceAttributes: { 'host.name': hostname(), 'process.pid': process.pid },
+      }),
+    };
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    tracing,
+    accessLog,
+    close() {
+      closing ??= (async () => {
+        await exporter?.close();
+        await accessLog?.close();
+      })();
+      return closing;
+    },
+  };
+}
