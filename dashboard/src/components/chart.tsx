@@ -50,6 +50,7 @@ export function Chart({ title, data, series, height = 200 }: ChartProps) {
       },
     };
     plot.current = new uPlot(options, data as uPlot.AlignedData, element);
+    showRecent(plot.current, data);
     const observer = new ResizeObserver(() => {
       plot.current?.setSize({ width: Math.max(element.clientWidth, 200), height });
     });
@@ -62,7 +63,9 @@ export function Chart({ title, data, series, height = 200 }: ChartProps) {
   }, [height]);
 
   useEffect(() => {
-    plot.current?.setData(data as uPlot.AlignedData);
+    if (!plot.current) return;
+    plot.current.setData(data as uPlot.AlignedData);
+    showRecent(plot.current, data);
   }, [data]);
 
   return (
@@ -71,4 +74,15 @@ export function Chart({ title, data, series, height = 200 }: ChartProps) {
       <div ref={container} role="img" aria-label={title} />
     </figure>
   );
+}
+
+/**
+ * At least the last two minutes on the time axis. uPlot's own range for a single sample (the first
+ * one after a page load) spans years, and its scale range function is not consulted for it.
+ */
+function showRecent(chart: uPlot, data: (number | null)[][]): void {
+  const times = data[0] ?? [];
+  const last = times[times.length - 1] ?? Date.now() / 1000;
+  const first = times[0] ?? last;
+  chart.setScale('x', { min: Math.min(first, last - 120), max: last });
 }
