@@ -1,5 +1,5 @@
 /** Parsers for command-line flag values; a bad value names the flag (commander adds it) and exits 1. */
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { parseDuration } from '../core/index.ts';
 
 export function portNumber(value: string): number {
@@ -40,4 +40,11 @@ export function nonNegativeInteger(value: string): number {
 /** For repeatable flags: `--tag a --tag b`. */
 export function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
+}
+
+/** `--log-level`, as every long-running command takes it. */
+export function logLevelOption(defaultLevel = 'info', description = 'log level'): Option {
+  return new Option('--log-level <level>', description)
+    .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default(defaultLevel);
 }

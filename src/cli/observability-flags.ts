@@ -1,6 +1,7 @@
 /** The tracing, access-log and metrics flags `trellis start`, `proxy` and `gateway` share. */
 import { type Command, InvalidArgumentError } from 'commander';
-import { portNumber } from './flags.ts';
+import { DEFAULT_PROXY_SAMPLE_RATIO } from '../core/index.ts';
+import { durationText, logLevelOption, portNumber, positiveInteger } from './flags.ts';
 
 export interface ObservabilityFlags {
   sampleRatio?: number;
@@ -40,5 +41,23 @@ export function metricsPortOption(command: Command): Command {
     '--metrics-port <port>',
     'serve Prometheus metrics at http://<host>:<port>/metrics (default off; 7483 is customary for sidecars)',
     portNumber,
+  );
+}
+
+/**
+ * What `trellis proxy` and `trellis gateway` add after their own flags: the drain timeout, the
+ * workers, tracing, the access log, the metrics port and the log level.
+ */
+export function dataPlaneOptions(command: Command, ports: 'port' | 'ports'): Command {
+  command
+    .option(
+      '--drain-timeout <duration>',
+      'how long shutting down waits for requests in flight',
+      durationText,
+      '10s',
+    )
+    .option('--workers <n>', `proxy processes sharing the ${ports}`, positiveInteger, 1);
+  return metricsPortOption(observabilityOptions(command, DEFAULT_PROXY_SAMPLE_RATIO)).addOption(
+    logLevelOption(),
   );
 }

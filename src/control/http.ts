@@ -104,12 +104,7 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
   if (contentType !== undefined && contentType !== '' && !labelledAsForm && !isJsonType(contentType)) {
     throw unsupportedType(contentType);
   }
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    discard(req);
-    throw tooLarge(maxBytes);
-  }
-  const raw = await readLimited(req, maxBytes);
+  const raw = await readRawBody(req, maxBytes);
   if (raw.length === 0) return undefined;
   try {
     return JSON.parse(raw.toString('utf8'));
@@ -125,7 +120,17 @@ function tooLarge(maxBytes: number): MeshError {
   });
 }
 
-function readLimited(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+/**
+ * Reads a body as bytes, whatever its type (the OTLP receiver takes protobuf). More than `maxBytes`
+ * is PAYLOAD_TOO_LARGE, decided from Content-Length or as the bytes arrive; the rest is read and
+ * dropped (up to a bound) so the client sees the 413 rather than a reset.
+ */
+export function readRawBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    discard(req);
+    return Promise.reject(tooLarge(maxBytes));
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let received = 0;

@@ -10,11 +10,11 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import type { ControlNode } from '../../control/index.ts';
 import { parseDuration } from '../../core/index.ts';
 import { action, type CliContext } from '../context.ts';
-import { durationText, portNumber } from '../flags.ts';
+import { durationText, logLevelOption, portNumber } from '../flags.ts';
 import { exitOnSignal } from '../shutdown.ts';
 
 interface DemoFlags {
@@ -91,11 +91,7 @@ export function demoCommand(ctx: CliContext): Command {
     .option('--data-dir <dir>', 'embedded store directory (default: a temporary one, removed at exit)')
     .option('--rate <n>', `requests per second to the gateway, 0-${MAX_RATE}`, rate, 20)
     .option('--duration <duration>', 'how long traffic runs, at most 30m', durationText, '30m')
-    .addOption(
-      new Option('--log-level <level>', 'log level of the control plane and sidecars')
-        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-        .default('warn'),
-    )
+    .addOption(logLevelOption('warn', 'log level of the control plane and sidecars'))
     .action(action(ctx, (flags: DemoFlags) => runDemo(ctx, flags)));
 }
 

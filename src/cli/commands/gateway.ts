@@ -1,8 +1,8 @@
-import { Command, Option } from 'commander';
-import { DEFAULT_PROXY_SAMPLE_RATIO, parseDuration } from '../../core/index.ts';
+import { Command } from 'commander';
+import { parseDuration } from '../../core/index.ts';
 import { action, type CliContext, DEFAULT_CONTROL_URL } from '../context.ts';
-import { durationText, portNumber, positiveInteger } from '../flags.ts';
-import { metricsPortOption, type ObservabilityFlags, observabilityOptions } from '../observability-flags.ts';
+import { portNumber } from '../flags.ts';
+import { dataPlaneOptions, type ObservabilityFlags } from '../observability-flags.ts';
 import { exitOnSignal } from '../shutdown.ts';
 
 interface GatewayFlags extends ObservabilityFlags {
@@ -28,21 +28,10 @@ export function gatewayCommand(ctx: CliContext): Command {
     .option('--port <port>', 'port to listen on (default 7480)', portNumber)
     .option('--host <host>', 'address to listen on (default 127.0.0.1)')
     .option('--control <url>', `control-plane URL (default: $TRELLIS_CONTROL or ${DEFAULT_CONTROL_URL})`)
-    .option('--token <token>', 'admin token (default: $TRELLIS_ADMIN_TOKEN)')
-    .option(
-      '--drain-timeout <duration>',
-      'how long shutting down waits for requests in flight',
-      durationText,
-      '10s',
-    )
-    .option('--workers <n>', 'proxy processes sharing the port', positiveInteger, 1);
-  return metricsPortOption(observabilityOptions(command, DEFAULT_PROXY_SAMPLE_RATIO))
-    .addOption(
-      new Option('--log-level <level>', 'log level')
-        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-        .default('info'),
-    )
-    .action(action(ctx, (flags: GatewayFlags) => runGateway(ctx, flags)));
+    .option('--token <token>', 'admin token (default: $TRELLIS_ADMIN_TOKEN)');
+  return dataPlaneOptions(command, 'port').action(
+    action(ctx, (flags: GatewayFlags) => runGateway(ctx, flags)),
+  );
 }
 
 async function runGateway(ctx: CliContext, flags: GatewayFlags): Promise<void> {

@@ -1,15 +1,8 @@
 import { Command, Option } from 'commander';
-import { DEFAULT_PROXY_SAMPLE_RATIO, parseDuration } from '../../core/index.ts';
+import { parseDuration } from '../../core/index.ts';
 import { action, type CliContext, DEFAULT_CONTROL_URL } from '../context.ts';
-import {
-  collect,
-  durationText,
-  hostPort,
-  nonNegativeInteger,
-  portNumber,
-  positiveInteger,
-} from '../flags.ts';
-import { metricsPortOption, type ObservabilityFlags, observabilityOptions } from '../observability-flags.ts';
+import { collect, durationText, hostPort, nonNegativeInteger, portNumber } from '../flags.ts';
+import { dataPlaneOptions, type ObservabilityFlags } from '../observability-flags.ts';
 import { exitOnSignal } from '../shutdown.ts';
 
 interface ProxyFlags extends ObservabilityFlags {
@@ -75,25 +68,14 @@ export function proxyCommand(ctx: CliContext): Command {
     .option('--version <version>', 'version label, for traffic splitting')
     .option('--id <id>', 'instance id (default: <service>-<address>-<inbound port>)')
     .option(
-      '--drain-timeout <duration>',
-      'how long shutting down waits for requests in flight',
-      durationText,
-      '10s',
-    )
-    .option(
       '--propagation-delay <duration>',
       'how long to keep serving after deregistering, while peers learn of it',
       durationText,
       '500ms',
-    )
-    .option('--workers <n>', 'proxy processes sharing the ports', positiveInteger, 1);
-  return metricsPortOption(observabilityOptions(command, DEFAULT_PROXY_SAMPLE_RATIO))
-    .addOption(
-      new Option('--log-level <level>', 'log level')
-        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-        .default('info'),
-    )
-    .action(action(ctx, (flags: ProxyFlags) => runSidecar(ctx, flags)));
+    );
+  return dataPlaneOptions(command, 'ports').action(
+    action(ctx, (flags: ProxyFlags) => runSidecar(ctx, flags)),
+  );
 }
 
 async function runSidecar(ctx: CliContext, flags: ProxyFlags): Promise<void> {

@@ -1,13 +1,12 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
-import type { Logger } from 'pino';
+import { Command, InvalidArgumentError } from 'commander';
 import type { ControlOverrides } from '../../config/index.ts';
-import type { ControlNode } from '../../control/index.ts';
 import { DEFAULT_SAMPLE_RATIO, MeshError } from '../../core/index.ts';
 import { action, type CliContext } from '../context.ts';
-import { EXIT, reportError } from '../exit-codes.ts';
+import { logLevelOption } from '../flags.ts';
 import { type ObservabilityFlags, observabilityOptions } from '../observability-flags.ts';
+import { exitOnSignal } from '../shutdown.ts';
 
 interface StartFlags extends ObservabilityFlags {
   host?: string;
@@ -55,11 +54,7 @@ export function startCommand(ctx: CliContext): Command {
       httpUrl,
     );
   return observabilityOptions(command, DEFAULT_SAMPLE_RATIO)
-    .addOption(
-      new Option('--log-level <level>', 'log level')
-        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-        .default('info'),
-    )
+    .addOption(logLevelOption())
     .action(action(ctx, (flags: StartFlags) => start(ctx, flags)));
 }
 
@@ -110,7 +105,7 @@ async function start(ctx: CliContext, flags: StartFlags): Promise<void> {
 
   const logger = pino({ level: flags.logLevel });
   // Signals are handled from before the node starts: a stop requested half-way waits for the start.
-  const shutdown = handleSignals(ctx, logger);
+  const shutdown = exitOnSignal(ctx, logger, CLOSE_TIMEOUT_MS);
   const node = await startControlNode(config, { logger, nodeId: flags.nodeId });
   const memory = config.control.store === 'memory';
   // The gateway is the edge: a non-loopback address is allowed without a token, and said so here.
@@ -129,49 +124,6 @@ async function start(ctx: CliContext, flags: StartFlags): Promise<void> {
       `  auth:     ${adminToken ? 'admin token required' : 'open (loopback only)'}\n`,
   );
   shutdown.started(node);
-}
-
-/**
- * The first SIGINT/SIGTERM closes the node and exits 0 (1 if closing fails or hangs); a second one
- * exits at once. A signal that arrives while the node is still starting takes effect once it is up.
- */
-function handleSignals(ctx: CliContext, logger: Logger): { started(node: ControlNode): void } {
-  let node: ControlNode | undefined;
-  let requested: NodeJS.Signals | undefined;
-  let closing = false;
-
-  const close = (running: ControlNode) => {
-    if (closing) return;
-    closing = true;
-    const timer = setTimeout(() => {
-      logger.error('the control node did not stop in time; exiting');
-      process.exit(EXIT.FAILURE);
-    }, CLOSE_TIMEOUT_MS);
-    timer.unref();
-    running.close().then(
-      () => process.exit(EXIT.OK),
-      (error: unknown) => process.exit(reportError(error, ctx.stderr)),
-    );
-  };
-
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (requested) {
-      logger.warn({ signal }, 'second signal: exiting without waiting');
-      process.exit(EXIT.FAILURE);
-    }
-    requested = signal;
-    logger.info({ signal }, node ? 'stopping' : 'stopping once started');
-    if (node) close(node);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-
-  return {
-    started(running) {
-      node = running;
-      if (requested) close(running);
-    },
-  };
 }
 
 function httpUrl(value: string): string {

@@ -6,8 +6,7 @@ import { traceIdParam, traceSearchQuery, validate } from '../../config/index.ts'
 import { MeshError } from '../../core/index.ts';
 import { decodeTraceRequest, encodeExportResponse, traceTreeJson } from '../../telemetry/index.ts';
 import type { ControlRouter } from '../context.ts';
-import { json } from '../http.ts';
-import { readRawBody } from '../raw-body.ts';
+import { json, readRawBody } from '../http.ts';
 import type { ControlTelemetry } from '../telemetry.ts';
 
 const CONTENT_TYPES = { json: 'application/json', protobuf: 'application/x-protobuf' } as const;

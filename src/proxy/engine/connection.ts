@@ -1,12 +1,9 @@
 import type { Socket } from 'node:net';
 import {
   type AttemptOutcome,
-  backoffDelay,
   type Clock,
   DEADLINE_HEADER,
   parseDeadline,
-  retryFits,
-  shouldRetry,
   type TimerHandle,
 } from '../../core/index.ts';
 import { methodIndex, type RequestStats, type RouteStatsHolder } from '../../telemetry/index.ts';
@@ -40,6 +37,7 @@ import {
   RESPONSE_KEEP_ALIVE,
 } from './forward-head.ts';
 import { H2Exchange } from './h2-exchange.ts';
+import { retryAt } from './retry-gate.ts';
 import { ExchangeObserver } from './trace-hooks.ts';
 
 // Connection states. An exchange runs from S_QUEUED to the end of the response.
@@ -1025,22 +1023,21 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
    * the retry budget and the deadline must all allow it. Sets `backoffAt` when it does.
    */
   private mayRetry(outcome: AttemptOutcome): boolean {
-    const settings = this.settings!;
-    if (!settings.retries) return false;
-    if (
-      !this.canReplay() ||
-      !shouldRetry(settings.retry, this.attempt, this.method, this.bodyBuffered(), outcome)
-    )
-      return false;
-    const now = this.clock.now();
-    const policy = settings.retry;
-    const delay = backoffDelay(policy.backoffBaseMs, policy.backoffCapMs, this.attempt, this.ctx.random);
-    if (!retryFits(now, this.deadline, delay, 1)) return false;
-    if (!this.cluster!.budget.tryAcquireRetry()) {
-      if (this.stats !== null) this.stats.budgetExhausted++;
-      return false;
-    }
-    this.backoffAt = now + delay;
+    const at = retryAt(
+      this.settings!,
+      this.attempt,
+      this.method,
+      this.canReplay(),
+      this.bodyBuffered(),
+      this.deadline,
+      outcome,
+      this.clock.now(),
+      this.ctx.random,
+      this.cluster!.budget,
+      this.stats,
+    );
+    if (at < 0) return false;
+    this.backoffAt = at;
     return true;
   }
 

@@ -6,14 +6,7 @@ import {
   type OutgoingHttpHeaders,
 } from 'node:http2';
 import type { Socket } from 'node:net';
-import {
-  type AttemptOutcome,
-  backoffDelay,
-  type Clock,
-  retryFits,
-  shouldRetry,
-  type TimerHandle,
-} from '../../core/index.ts';
+import type { AttemptOutcome, Clock, TimerHandle } from '../../core/index.ts';
 import { type CannedResponse, cannedResponse, MESH_ERRORS } from '../error-responses.ts';
 import {
   ChunkedDecoder,
@@ -39,6 +32,7 @@ import {
   h1ResponseHead,
   rawHeadersOf,
 } from './h2-head.ts';
+import { retryAt } from './retry-gate.ts';
 import type { ExchangeObserver } from './trace-hooks.ts';
 
 /** The client connection an HTTP/2 exchange runs on (ClientConnection). */
@@ -730,22 +724,21 @@ export class H2Exchange implements ClusterWaiter {
    * the retry budget and the deadline must all allow it. Sets `backoffAt` when it does.
    */
   private mayRetry(outcome: AttemptOutcome): boolean {
-    const settings = this.settings!;
-    if (!settings.retries) return false;
-    if (
-      !this.canReplay() ||
-      !shouldRetry(settings.retry, this.attempt, this.method, this.bodyBuffered(), outcome)
-    )
-      return false;
-    const now = this.clock.now();
-    const policy = settings.retry;
-    const delay = backoffDelay(policy.backoffBaseMs, policy.backoffCapMs, this.attempt, this.ctx.random);
-    if (!retryFits(now, this.deadline, delay, 1)) return false;
-    if (!this.cluster!.budget.tryAcquireRetry()) {
-      if (this.counters !== null) this.counters.budgetExhausted++;
-      return false;
-    }
-    this.backoffAt = now + delay;
+    const at = retryAt(
+      this.settings!,
+      this.attempt,
+      this.method,
+      this.canReplay(),
+      this.bodyBuffered(),
+      this.deadline,
+      outcome,
+      this.clock.now(),
+      this.ctx.random,
+      this.cluster!.budget,
+      this.counters,
+    );
+    if (at < 0) return false;
+    this.backoffAt = at;
     return true;
   }
 
