@@ -229,6 +229,41 @@ async function startTrellis(env: Environment, upstream: Upstream, notes: string[
   env.trellis = { bin: staged.bin, control: control.url };
 }
 
+/**
+ * Scrapes a Trellis proxy's /metrics every second while a paced run goes (Prometheus would every
+ * 15 s or so), so its memory figure includes the metrics exposition. A failed scrape fails the run.
+ */
+function scrapeEverySecond(target: Target): { stop(): Promise<number> } | undefined {
+  const url = target.metricsUrl;
+  if (url === undefined) return undefined;
+  let scrapes = 0;
+  let failure: Error | undefined;
+  let inFlight: Promise<void> = Promise.resolve();
+  const scrape = async () => {
+    try {
+      const response = await fetch(url);
+      const text = await response.text();
+      if (response.status !== 200 || !text.includes('trellis_requests_total')) {
+        throw new Error(`${url} answered ${response.status} without trellis_requests_total`);
+      }
+      scrapes++;
+    } catch (error) {
+      failure ??= error as Error;
+    }
+  };
+  const timer = setInterval(() => {
+    inFlight = scrape();
+  }, 1_000);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await inFlight;
+      if (failure !== undefined) throw new Error(`metrics scrape of ${target.id} failed: ${failure.message}`);
+      return scrapes;
+    },
+  };
+}
+
 async function measure(
   round: number,
   test: TestName,
@@ -254,6 +289,7 @@ async function measure(
   const machineBefore = machineCpu();
   const selfBefore = process.cpuUsage();
   const sampler = test === 'paced' ? setInterval(sampleRss, 250) : undefined;
+  const scraper = test === 'paced' ? scrapeEverySecond(target) : undefined;
   const { result, cpuNs: wrkCpuNs } = await runWrk({
     url: urlOf(target),
     core: CORE_LOAD,
@@ -263,6 +299,7 @@ async function measure(
   });
   clearInterval(sampler);
   if (test === 'paced') sampleRss();
+  const scrapes = await scraper?.stop();
   const proxyCpuNs = pid === undefined ? Number.NaN : cpuNanoseconds(pid) - proxyBefore;
   const upstreamCpuNs = cpuNanoseconds(upstream.pid) - upstreamBefore;
   const machineAfter = machineCpu();
@@ -277,9 +314,10 @@ async function measure(
     : `, ${(proxyCpuNs / 1000 / result.requests).toFixed(1)} µs/req`;
   const others = foreignCpuNs / (result.duration_us * 1000);
   const noiseNote = others > NOISY_CORES ? `; others used ${others.toFixed(2)} cores (disturbed)` : '';
+  const scrapeNote = scrapes === undefined ? '' : `, ${scrapes} metrics scrapes`;
   log(
     `  ${test} ${target.id}: ${Math.round(rps)} req/s, p50 ${(result.p50_us / 1000).toFixed(3)} ms, ` +
-      `p90 ${(result.p90_us / 1000).toFixed(3)} ms${cpuNote}${noiseNote}`,
+      `p90 ${(result.p90_us / 1000).toFixed(3)} ms${cpuNote}${scrapeNote}${noiseNote}`,
   );
   return {
     round,

@@ -146,7 +146,7 @@ export function renderReport(
       `Added p50/p90/p99: at ~${info.rate.toLocaleString('en-US')} req/s over ${info.pacedConnections} connections ` +
       `(random think time, ${info.seconds}s), minus direct in the same round. ` +
       "CPU: the proxy's on-CPU time (all threads, /proc schedstat) per request at saturation. " +
-      "RSS: the proxy's highest resident memory during the paced run.",
+      "RSS: the proxy's highest resident memory during the paced run, while its /metrics is scraped every second (Trellis).",
   );
   out.push('');
   out.push(

@@ -34,6 +34,8 @@ export interface Target {
   port: number;
   /** The proxy's process (absent for direct). */
   pid?: number;
+  /** Trellis's Prometheus endpoint, scraped during the paced runs as Prometheus would. */
+  metricsUrl?: string;
 }
 
 export interface Environment {
@@ -85,6 +87,7 @@ export async function startTarget(env: Environment, id: TargetId, upstream: Upst
   const port = await freePort();
   const pin = ['-c', String(env.coreProxy)];
   let started: Started;
+  let metricsUrl: string | undefined;
   if (id === 'haproxy') {
     const conf = render(env, 'proxy-haproxy.cfg.tmpl', port, upstream.port);
     started = startTracked(env, id, 'taskset', [...pin, 'haproxy', '-db', '-f', conf]);
@@ -95,10 +98,15 @@ export async function startTarget(env: Environment, id: TargetId, upstream: Upst
   } else if (id === 'trellis' || id === 'sidecar') {
     const trellis = env.trellis;
     if (trellis === undefined) throw new Error('no Trellis control plane');
-    const args =
-      id === 'trellis'
+    const metricsPort = await freePort();
+    metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+    const args = [
+      ...(id === 'trellis'
         ? gatewayArgs(port, trellis.control)
-        : await sidecarArgs(port, trellis.control, upstream.port);
+        : await sidecarArgs(port, trellis.control, upstream.port)),
+      '--metrics-port',
+      String(metricsPort),
+    ];
     started = startTracked(env, id, 'taskset', [...pin, process.execPath, trellis.bin, ...args]);
   } else {
     const script = NODE_PROXIES[id]!;
@@ -118,7 +126,7 @@ export async function startTarget(env: Environment, id: TargetId, upstream: Upst
     await started.stop();
     throw error;
   }
-  return { id, port, pid: started.pid };
+  return { id, port, pid: started.pid, metricsUrl };
 }
 
 /**

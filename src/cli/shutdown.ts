@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from '../core/index.ts';
 import type { CliContext } from './context.ts';
 import { EXIT, reportError } from './exit-codes.ts';
 

@@ -1,7 +1,7 @@
 /** Typed calls to the control plane's native API (/api/v1). */
-import { Agent, type Dispatcher, request } from 'undici';
 import type { Instance, MeshSnapshot, Route, Service, ServicePolicy } from '../core/index.ts';
 import { authHeaders, errorFromResponse, normalizeBaseUrl, unavailable } from './http.ts';
+import { createTransport, type Reply } from './transport.ts';
 import type {
   InstanceList,
   InstanceQuery,
@@ -62,37 +62,25 @@ const API = '/api/v1';
 export function createControlClient(options: ControlClientOptions): ControlClient {
   const baseUrl = normalizeBaseUrl(options.url);
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const headers = authHeaders(options.token);
-  const dispatcher: Dispatcher = new Agent({ connect: { timeout: timeoutMs }, keepAliveTimeout: 4_000 });
+  const transport = createTransport(baseUrl, { keepAliveMs: 4_000 });
+  const jsonHeaders = { accept: 'application/json', ...authHeaders(options.token) };
+  const jsonBodyHeaders = { ...jsonHeaders, 'content-type': 'application/json' };
 
-  async function call<T>(method: Dispatcher.HttpMethod, path: string, body?: unknown): Promise<T> {
+  async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const url = `${baseUrl}${path}`;
-    let response: Dispatcher.ResponseData;
+    let reply: Reply;
     try {
-      response = await request(url, {
+      reply = await transport.exchange(url, {
         method,
-        dispatcher,
-        signal: AbortSignal.timeout(timeoutMs),
-        headers: {
-          accept: 'application/json',
-          ...headers,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
+        headers: body === undefined ? jsonHeaders : jsonBodyHeaders,
         body: body === undefined ? undefined : JSON.stringify(body),
+        timeoutMs,
       });
     } catch (error) {
       throw unavailable(baseUrl, error);
     }
-    if (response.statusCode < 200 || response.statusCode > 299) {
-      throw await errorFromResponse(response, method, url);
-    }
-    let text: string;
-    try {
-      text = await response.body.text();
-    } catch (error) {
-      throw unavailable(baseUrl, error);
-    }
-    return (text === '' ? undefined : JSON.parse(text)) as T;
+    if (reply.status < 200 || reply.status > 299) throw errorFromResponse(reply, method, url);
+    return (reply.text === '' ? undefined : JSON.parse(reply.text)) as T;
   }
 
   const segment = encodeURIComponent;
@@ -142,6 +130,6 @@ export function createControlClient(options: ControlClientOptions): ControlClien
     },
     health: () => call('GET', `${API}/health`),
     snapshot: () => call('GET', `${API}/snapshot`),
-    close: () => dispatcher.close(),
+    close: () => transport.close(),
   };
 }

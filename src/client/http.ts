@@ -2,7 +2,6 @@
  * The shared plumbing of the control-plane client: URLs, the admin token, and turning transport
  * failures and `{"error": …}` replies back into MeshErrors.
  */
-import type { Dispatcher } from 'undici';
 import { ERROR_CODES, type ErrorCode, type ErrorDetail, MeshError } from '../core/index.ts';
 
 /** Validates a control-plane URL and strips trailing slashes, so paths can be appended. */
@@ -65,12 +64,12 @@ const STATUS_CODES: Record<number, ErrorCode> = {
 };
 
 /** Rebuilds the server's MeshError from a non-2xx reply; a reply that is not ours keeps its status in the message. */
-export async function errorFromResponse(
-  response: Dispatcher.ResponseData,
+export function errorFromResponse(
+  reply: { status: number; text: string },
   method: string,
   url: string,
-): Promise<MeshError> {
-  const text = await response.body.text().catch(() => '');
+): MeshError {
+  const { status, text } = reply;
   let payload: unknown;
   try {
     payload = JSON.parse(text);
@@ -84,11 +83,9 @@ export async function errorFromResponse(
     const message = typeof error.message === 'string' ? error.message : `${method} ${url} failed`;
     return new MeshError(error.code as ErrorCode, message, { details });
   }
-  const code = STATUS_CODES[response.statusCode] ?? 'INTERNAL';
+  const code = STATUS_CODES[status] ?? 'INTERNAL';
   const snippet = text.trim().slice(0, 200);
-  return new MeshError(
-    code,
-    `${method} ${url} answered HTTP ${response.statusCode}${snippet ? `: ${snippet}` : ''}`,
-    { details: [{ message: `HTTP ${response.statusCode}`, status: response.statusCode }] },
-  );
+  return new MeshError(code, `${method} ${url} answered HTTP ${status}${snippet ? `: ${snippet}` : ''}`, {
+    details: [{ message: `HTTP ${status}`, status }],
+  });
 }

@@ -1,5 +1,4 @@
-import type { Logger } from 'pino';
-import { instanceRegistration, validate } from '../config/index.ts';
+import type { Logger } from '../core/index.ts';
 import { type Clock, type Instance, isMeshError, type TimerHandle } from '../core/index.ts';
 import type { ControlClient } from './control-client.ts';
 import type { RegistrationInput } from './types.ts';
@@ -37,11 +36,11 @@ export async function createRegistration(
   deps: RegistrationDeps,
 ): Promise<InstanceRegistration> {
   const { client, clock, logger } = deps;
-  // Fails here, with the path of the bad field, before anything is sent.
-  const parsed = validate(instanceRegistration, input, { what: 'registration' });
-  const heartbeatMs = parsed.check?.ttl !== undefined ? Math.max(50, Math.floor(parsed.check.ttl / 3)) : 0;
-
+  // The control plane validates the input (BAD_REQUEST naming the field) and answers with the
+  // check it parsed, whose TTL sets the heartbeat.
   const instance = await client.registerInstance(input);
+  const check = instance.check;
+  const heartbeatMs = check?.type === 'ttl' ? Math.max(50, Math.floor(check.ttlMs / 3)) : 0;
   const id = instance.id;
   let stopped = false;
   let timer: TimerHandle | undefined;

@@ -28,7 +28,8 @@ export interface SseParser {
 }
 
 export function createSseParser(handlers: SseHandlers): SseParser {
-  let buffer = '';
+  /** The start of a line whose end has not arrived yet. */
+  let partial = '';
   let started = false;
   let skipLeadingLf = false;
   let eventType = '';
@@ -39,7 +40,7 @@ export function createSseParser(handlers: SseHandlers): SseParser {
     const type = eventType;
     eventType = '';
     if (data.length === 0) return;
-    const payload = data.join('\n');
+    const payload = data.length === 1 ? data[0] : data.join('\n');
     data = [];
     handlers.onEvent({ event: type || 'message', data: payload, id: lastId });
   }
@@ -81,24 +82,33 @@ export function createSseParser(handlers: SseHandlers): SseParser {
         started = true;
         if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
       }
-      if (skipLeadingLf && text.startsWith('\n')) text = text.slice(1);
-      skipLeadingLf = false;
-      buffer += text;
       let start = 0;
-      for (let i = 0; i < buffer.length; i++) {
-        const char = buffer.charCodeAt(i);
+      if (skipLeadingLf && text.length > 0) {
+        skipLeadingLf = false;
+        if (text.charCodeAt(0) === 0x0a) start = 1;
+      }
+      // Only the new text is scanned: a multi-megabyte snapshot arriving in many chunks is read in
+      // linear time, its unfinished line kept as a rope until its end arrives.
+      for (let i = start; i < text.length; i++) {
+        const char = text.charCodeAt(i);
         if (char !== 0x0a && char !== 0x0d) continue;
-        line(buffer.slice(start, i));
+        const piece = text.slice(start, i);
+        if (partial === '') {
+          line(piece);
+        } else {
+          line(partial + piece);
+          partial = '';
+        }
         if (char === 0x0d) {
-          if (i + 1 === buffer.length) skipLeadingLf = true;
-          else if (buffer.charCodeAt(i + 1) === 0x0a) i++;
+          if (i + 1 === text.length) skipLeadingLf = true;
+          else if (text.charCodeAt(i + 1) === 0x0a) i++;
         }
         start = i + 1;
       }
-      buffer = buffer.slice(start);
+      if (start < text.length) partial += start === 0 ? text : text.slice(start);
     },
     end() {
-      buffer = '';
+      partial = '';
       data = [];
       eventType = '';
     },

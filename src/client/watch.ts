@@ -4,11 +4,11 @@
  * watcher reconnects with exponential backoff and full jitter, resuming after the last revision it
  * applied; the server answers with the missed changes, or a fresh snapshot if they are gone.
  */
-import type { Logger } from 'pino';
-import { Agent, type Dispatcher, request } from 'undici';
+import type { IncomingMessage } from 'node:http';
 import {
   type Clock,
   type Instance,
+  type Logger,
   type MeshChange,
   MeshError,
   type MeshSnapshot,
@@ -23,6 +23,7 @@ import { type BackoffOptions, fullJitterDelay } from './backoff.ts';
 import { authHeaders, errorFromResponse, normalizeBaseUrl, unavailable } from './http.ts';
 import { createMeshView } from './mesh-view.ts';
 import { createSseParser, type SseEvent } from './sse.ts';
+import { createTransport, type OpenStream, readText } from './transport.ts';
 
 export interface WatchMeshOptions {
   url: string;
@@ -75,14 +76,16 @@ export function watchMesh(options: WatchMeshOptions): MeshWatch {
   const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
   const logger = options.logger;
   const meshView = createMeshView();
-  const dispatcher: Dispatcher = new Agent({ connect: { timeout: connectTimeoutMs }, pipelining: 0 });
+  // One connection per stream, never pooled: a watch holds its connection for as long as it lasts.
+  const transport = createTransport(baseUrl);
+  const headers = { accept: 'text/event-stream', ...authHeaders(options.token) };
 
   let closed = false;
   let isConnected = false;
   let attempt = 0;
   /** Set when the server says our revision is too old: the next attempt starts fresh. */
   let fresh = false;
-  let current: AbortController | undefined;
+  let current: OpenStream | undefined;
   let sleeping: { handle: TimerHandle; wake: () => void } | undefined;
 
   let resolveReady!: (snapshot: MeshSnapshot) => void;
@@ -107,7 +110,7 @@ export function watchMesh(options: WatchMeshOptions): MeshWatch {
   function report(error: unknown): void {
     if (closed) return;
     const meshError = toMeshError(error);
-    logger?.debug({ err: meshError }, 'mesh watch: %s', meshError.message);
+    logger?.debug({ err: meshError }, `mesh watch: ${meshError.message}`);
     notify(() => options.onError?.(meshError));
   }
 
@@ -152,23 +155,21 @@ export function watchMesh(options: WatchMeshOptions): MeshWatch {
   async function connectOnce(): Promise<void> {
     const since = fresh ? undefined : meshView.revision();
     const url = `${baseUrl}/api/v1/watch${since === undefined ? '' : `?revision=${since}`}`;
-    const controller = new AbortController();
-    current = controller;
-    let response: Dispatcher.ResponseData;
+    const stream = transport.stream(url, {
+      headers,
+      headTimeoutMs: connectTimeoutMs,
+      idleTimeoutMs,
+    });
+    current = stream;
+    let response: IncomingMessage;
     try {
-      response = await request(url, {
-        method: 'GET',
-        dispatcher,
-        signal: controller.signal,
-        headers: { accept: 'text/event-stream', ...authHeaders(options.token) },
-        headersTimeout: connectTimeoutMs,
-        bodyTimeout: idleTimeoutMs,
-      });
+      response = await stream.response;
     } catch (error) {
       throw unavailable(baseUrl, error);
     }
     if (response.statusCode !== 200) {
-      const error = await errorFromResponse(response, 'GET', url);
+      const text = await readText(response).catch(() => '');
+      const error = errorFromResponse({ status: response.statusCode ?? 0, text }, 'GET', url);
       if (error.code === 'COMPACTED') fresh = true;
       throw error;
     }
@@ -186,13 +187,13 @@ export function watchMesh(options: WatchMeshOptions): MeshWatch {
             'INTERNAL',
             `malformed ${event.event} event from ${baseUrl}: ${(error as Error).message}`,
           );
-          controller.abort();
+          stream.abort();
         }
       },
     });
-    const decoder = new TextDecoder();
+    response.setEncoding('utf8');
     try {
-      for await (const chunk of response.body) parser.push(decoder.decode(chunk as Buffer, { stream: true }));
+      for await (const text of response) parser.push(text as string);
       parser.end();
     } catch (error) {
       if (failure !== undefined) throw failure;
@@ -264,7 +265,7 @@ export function watchMesh(options: WatchMeshOptions): MeshWatch {
           `the watch on ${baseUrl} was closed before a snapshot arrived`,
         ),
       );
-      await dispatcher.destroy();
+      await transport.destroy();
     },
   };
 }

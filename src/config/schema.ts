@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import {
   BALANCER_KINDS,
+  defaultPolicy,
   type ErrorCode,
   type ErrorDetail,
   formatDuration,
@@ -14,15 +15,26 @@ import {
   RETRY_ON,
   type ServicePolicy,
 } from '../core/index.ts';
+import {
+  ACCESS_LOG_MESSAGE,
+  ACCESS_LOG_NUL_MESSAGE,
+  ADDRESS_MAX,
+  ADDRESS_MESSAGE,
+  ADDRESS_PATTERN,
+  ID_MESSAGE,
+  ID_PATTERN,
+  METADATA_KEY_MAX,
+  METADATA_VALUE_MAX,
+  NAME_MESSAGE,
+  NAME_PATTERN,
+  RATIO_MESSAGE,
+  TAG_MAX,
+  TAGS_MAX,
+} from './fields.ts';
 
-const NAME = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/i;
-const ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,252}$/;
+export const serviceName = z.string().regex(NAME_PATTERN, NAME_MESSAGE);
 
-export const serviceName = z
-  .string()
-  .regex(NAME, 'a service name is 1-63 letters, digits, ".", "_" or "-", starting and ending alphanumeric');
-
-export const instanceId = z.string().regex(ID, 'an id is 1-253 letters, digits, ".", "_", ":", "@" or "-"');
+export const instanceId = z.string().regex(ID_PATTERN, ID_MESSAGE);
 
 export const port = z
   .number()
@@ -33,8 +45,8 @@ export const port = z
 export const address = z
   .string()
   .min(1, 'required')
-  .max(253)
-  .regex(/^[A-Za-z0-9.:_[\]-]+$/, 'must be a host name or an IP address');
+  .max(ADDRESS_MAX, `at most ${ADDRESS_MAX} characters`)
+  .regex(ADDRESS_PATTERN, ADDRESS_MESSAGE);
 
 /** `500ms`, `10s`, `5m`, `1h`, or a number of milliseconds; the parsed value is milliseconds. */
 export const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -63,8 +75,8 @@ function intBetween(min: number, max: number) {
 
 export const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'a header name is an HTTP token');
 
-export const tags = z.array(z.string().min(1).max(128)).max(64);
-export const metadata = z.record(z.string().max(128), z.string().max(1024));
+export const tags = z.array(z.string().min(1).max(TAG_MAX)).max(TAGS_MAX);
+export const metadata = z.record(z.string().max(METADATA_KEY_MAX), z.string().max(METADATA_VALUE_MAX));
 
 /**
  * A check as a user writes it (Consul style): exactly one of `http`, `tcp`, `ttl`.
@@ -248,44 +260,7 @@ export const servicePolicyInput = z
 export type ServicePolicyInput = z.input<typeof servicePolicyInput>;
 export type ParsedServicePolicyInput = z.output<typeof servicePolicyInput>;
 
-/** Envoy's and linkerd's defaults; every service without a stored policy uses these. */
-export const DEFAULT_SERVICE_POLICY: Readonly<Omit<ServicePolicy, 'service'>> = deepFreeze({
-  loadBalancer: { kind: 'ewma' },
-  circuitBreaker: {
-    enabled: true,
-    consecutiveFailures: 5,
-    failureRatio: 0.5,
-    minRequests: 20,
-    windowMs: 10_000,
-    recoveryTimeMs: 60_000,
-    halfOpenProbes: 3,
-  },
-  outlierDetection: {
-    enabled: true,
-    consecutiveErrors: 5,
-    baseEjectionTimeMs: 30_000,
-    maxEjectionTimeMs: 300_000,
-    maxEjectionPercent: 50,
-  },
-  retry: {
-    maxAttempts: 2,
-    retryOn: ['connect-failure', 'reset', 'gateway-error'],
-    retriableStatusCodes: [503],
-    perTryTimeoutMs: 0,
-    backoffBaseMs: 25,
-    backoffMaxMs: 250,
-    maxBufferedBodyBytes: 64 * 1024,
-    budget: { ratio: 0.2, minPerSecond: 10 },
-  },
-  timeout: { requestMs: 15_000, idleMs: 60_000 },
-  concurrency: { maxInFlight: 1024, maxPending: 1024 },
-  upstreamProtocol: 'http1',
-});
-
-/** A fresh (mutable) copy of the defaults for one service. */
-export function defaultPolicy(service: string): ServicePolicy {
-  return { service, ...structuredClone(DEFAULT_SERVICE_POLICY) } as ServicePolicy;
-}
+export { DEFAULT_SERVICE_POLICY, defaultPolicy } from '../core/index.ts';
 
 /**
  * Merges a parsed input over `base`, section by section (and `retry.budget` field by field); lists
@@ -513,7 +488,7 @@ const httpMethod = z
 const ROUTE_NAME_MESSAGE =
   'a route name is 1-63 letters, digits, ".", "_" or "-", starting and ending alphanumeric';
 
-export const routeName = z.string().regex(NAME, ROUTE_NAME_MESSAGE);
+export const routeName = z.string().regex(NAME_PATTERN, ROUTE_NAME_MESSAGE);
 
 /**
  * A gateway route (POST/PUT /api/v1/routes, `routes:` in trellis.yaml). `createdAt` is accepted (so
@@ -618,7 +593,10 @@ const DEFAULT_ALERT_WINDOW_MS = 60_000;
 
 export const alertRuleName = z
   .string()
-  .regex(NAME, 'a rule name is 1-63 letters, digits, ".", "_" or "-", starting and ending alphanumeric');
+  .regex(
+    NAME_PATTERN,
+    'a rule name is 1-63 letters, digits, ".", "_" or "-", starting and ending alphanumeric',
+  );
 
 /**
  * An alert rule (PUT /api/v1/alerts/rules/:name, `alerts.rules` in trellis.yaml). `for` and
@@ -731,16 +709,16 @@ const httpUrl = z.string().superRefine((url, ctx) => {
 /** Share of new traces sampled, 0-1; requests that bring a sampling decision follow it (parent-based). */
 export const sampleRatio = z
   .number({ error: 'expected a number from 0 to 1' })
-  .min(0, 'must be from 0 to 1')
-  .max(1, 'must be from 0 to 1');
+  .min(0, RATIO_MESSAGE)
+  .max(1, RATIO_MESSAGE);
 export { DEFAULT_PROXY_SAMPLE_RATIO, DEFAULT_SAMPLE_RATIO } from '../core/index.ts';
 
 /** Where a proxy's access log goes: `off`, `stdout`, or a file path (created with its directories). */
 export const accessLogDestination = z
   .string()
   .trim()
-  .min(1, 'expected off, stdout or a file path')
-  .refine((value) => !value.includes('\0'), 'a file path cannot contain NUL');
+  .min(1, ACCESS_LOG_MESSAGE)
+  .refine((value) => !value.includes('\0'), ACCESS_LOG_NUL_MESSAGE);
 
 export const telemetrySettings = z
   .object({
@@ -955,12 +933,4 @@ function invalid(what: string, details: ErrorDetail[]): MeshError {
       details,
     },
   );
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
 }

@@ -132,7 +132,7 @@ export async function startControlNode(
     });
     undo.push(() => server.close());
     // The in-process proxy's metrics are part of this node's /metrics.
-    if (nodeProxy.proxy.metrics !== null) server.metrics.include(nodeProxy.proxy.metrics.registry);
+    if (nodeProxy.proxy.metrics !== null) server.metrics.include(nodeProxy.proxy.metrics);
     const address = await server.listen();
     // Unwound first: the proxy drains while the server still answers (its invocations are exchanges).
     undo.push(() => nodeProxy.close());

@@ -75,7 +75,7 @@ export interface ControlServer {
   watchClients(): number;
   /**
    * This node's metrics, served at `GET /metrics` and `GET /api/v1/mesh/v2/metrics`. A proxy running
-   * in this process adds its own with `metrics.include(proxy.metrics.registry)`.
+   * in this process adds its own with `metrics.include(proxy.metrics)`.
    */
   readonly metrics: ControlMetrics;
   /** The span collector, statistics and service graph behind /v1/traces, /api/v1/traces, topology and stats. */
@@ -230,6 +230,7 @@ export function createControlServer(options: ControlServerOptions): ControlServe
         server.closeAllConnections();
         await closed;
         if (!options.telemetry) await telemetry.close();
+        metrics.close();
       })();
       return closing;
     },

@@ -1,16 +1,16 @@
-import type { Logger } from 'pino';
-import { pino } from 'pino';
-import { z } from 'zod';
 import type { BackoffOptions } from '../client/index.ts';
 import {
-  accessLogDestination,
-  address,
-  DEFAULT_PROXY_SAMPLE_RATIO,
-  duration,
-  sampleRatio,
-  validate,
-} from '../config/index.ts';
-import type { Clock } from '../core/index.ts';
+  accessLogRule,
+  addressRule,
+  durationMs,
+  integer,
+  listenPortRule,
+  OptionReader,
+  sampleRatioRule,
+  text,
+} from '../config/fields.ts';
+import type { Logger } from '../core/index.ts';
+import { type Clock, createJsonLogger, DEFAULT_PROXY_SAMPLE_RATIO } from '../core/index.ts';
 import { type ListenerAddress, startDataPlane } from './data-plane/index.ts';
 
 export interface GatewayOptions {
@@ -52,27 +52,23 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-const gatewaySettings = z.object({
-  control: z.string().min(1),
-  token: z.string().min(1).optional(),
-  host: address.default('127.0.0.1'),
-  port: z
-    .number()
-    .int('must be an integer')
-    .min(0, 'ports are 0-65535')
-    .max(65535, 'ports are 0-65535')
-    .default(7480),
-  drainTimeout: duration.default(10_000),
-  workers: z.number().int('must be an integer').min(1, 'at least 1').max(128, 'at most 128').default(1),
-  sampleRatio: sampleRatio.default(DEFAULT_PROXY_SAMPLE_RATIO),
-  accessLog: accessLogDestination.default('off'),
-  metricsPort: z
-    .number()
-    .int('must be an integer')
-    .min(0, 'ports are 0-65535')
-    .max(65535, 'ports are 0-65535')
-    .optional(),
-});
+/** Validates the options; throws BAD_REQUEST naming every bad field. */
+function gatewaySettingsOf(options: GatewayOptions) {
+  const read = new OptionReader(options, 'gateway options');
+  const settings = {
+    control: read.required('control', text({ min: 1 })),
+    token: read.field('token', text({ min: 1 })),
+    host: read.field('host', addressRule, '127.0.0.1'),
+    port: read.field('port', listenPortRule, 7480),
+    drainTimeout: read.field('drainTimeout', durationMs(), 10_000),
+    workers: read.field('workers', integer(1, 128, 'must be from 1 to 128'), 1),
+    sampleRatio: read.field('sampleRatio', sampleRatioRule, DEFAULT_PROXY_SAMPLE_RATIO),
+    accessLog: read.field('accessLog', accessLogRule, 'off'),
+    metricsPort: read.field('metricsPort', listenPortRule),
+  };
+  read.done();
+  return settings;
+}
 
 /** The service name of the gateway's spans (the caller side of `gateway → service` edges). */
 export const GATEWAY_SERVICE = 'gateway';
@@ -83,7 +79,7 @@ export const GATEWAY_SERVICE = 'gateway';
  * NO_ROUTE until the first view arrives, and keeps its last view while the control plane is away.
  */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
-  const settings = validate(gatewaySettings, options, { what: 'gateway options' });
+  const settings = gatewaySettingsOf(options);
   const dataPlane = await startDataPlane({
     control: settings.control,
     token: settings.token,
@@ -98,7 +94,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       metricsPort: settings.metricsPort,
       metricsHost: settings.host,
     },
-    logger: options.logger ?? pino({ level: 'silent' }),
+    logger: options.logger ?? createJsonLogger({ level: 'silent' }),
     logLevel: options.logLevel,
     clock: options.clock,
     random: options.random,

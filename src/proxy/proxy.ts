@@ -1,14 +1,10 @@
-import type { Logger } from 'pino';
+import type { Logger } from '../core/index.ts';
 import { type Clock, type ServicePolicy, systemClock } from '../core/index.ts';
-import {
-  type AccessLog,
-  createProxyMetrics,
-  type Direction,
-  type MetricsServer,
-  type ProxyMetrics,
-  serveMetrics,
-  type Tracer,
-} from '../telemetry/index.ts';
+import type { AccessLog } from '../telemetry/access-log.ts';
+import { type MetricsServer, serveMetrics } from '../telemetry/metrics-server.ts';
+import type { Direction } from '../telemetry/names.ts';
+import { createProxyMetrics, type ProxyMetrics } from '../telemetry/proxy-metrics.ts';
+import type { Tracer } from '../telemetry/tracing/tracer.ts';
 import type { DiscoverySource } from './discovery/index.ts';
 import { type ExchangeTelemetry, exchangeTelemetry } from './engine/index.ts';
 import {
@@ -31,9 +27,9 @@ export interface ProxyDeps {
   /** Uniform in [0, 1), for balancers and retry jitter (default Math.random). */
   random?: () => number;
   /**
-   * Metrics are recorded by default, into a prom-client registry of this proxy's own (`metrics`);
-   * `false` turns them off. `processMetrics: true` adds the process's metrics to that registry (for a
-   * standalone sidecar or gateway process; leave it off when the process exposes them elsewhere).
+   * Metrics are recorded by default, into metrics of this proxy's own (`metrics`); `false` turns
+   * them off. `processMetrics: true` adds the process's metrics to them (for a standalone sidecar or
+   * gateway process; leave it off when the process exposes them elsewhere).
    */
   metrics?: false | { processMetrics?: boolean };
   /**
@@ -56,7 +52,7 @@ export type InboundOptions = Omit<InboundListenerOptions, 'logger' | 'clock'>;
 /** One data plane: its clusters (shared by its listeners) and its listeners. */
 export interface TrellisProxy {
   readonly clusters: ClusterManager;
-  /** The proxy's metrics (its registry, its Prometheus text); null when turned off. */
+  /** The proxy's metrics (its families, its Prometheus text); null when turned off. */
   readonly metrics: ProxyMetrics | null;
   /**
    * Serves the metrics at `GET /metrics` on an admin listener of their own (the proxy ports never
@@ -185,6 +181,7 @@ export function createProxy(deps: ProxyDeps): TrellisProxy {
       listeners.clear();
       await Promise.all([...metricsServers].map((server) => server.close()));
       metricsServers.clear();
+      metrics?.close();
       clusters.close();
     },
   };

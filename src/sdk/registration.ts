@@ -1,4 +1,5 @@
 import { createRegistration, type RegistrationDeps, type RegistrationInput } from '../client/index.ts';
+import { instanceRegistration, validate } from '../config/index.ts';
 import type { RegisterOptions, Registration } from './types.ts';
 
 const DEFAULT_TTL = '10s';
@@ -23,5 +24,7 @@ export function registerInstance(options: RegisterOptions, deps: RegistrationDep
         ? { http: options.healthPath, interval: options.checkInterval }
         : { ttl: options.ttl ?? DEFAULT_TTL, interval: options.checkInterval },
   };
+  // Fails here, with the path of the bad field, before anything is sent.
+  validate(instanceRegistration, input, { what: 'registration' });
   return createRegistration(input, deps);
 }

@@ -15,40 +15,17 @@
  * never waits for the log.
  */
 import { once } from 'node:events';
-import { type DestinationStream, type Logger, pino } from 'pino';
+import { type DestinationStream, pino } from 'pino';
+import type { Logger } from '../core/index.ts';
+import { type AccessLogDestination, type AccessRecord, createAccessRecord } from './access-record.ts';
 import type { Direction } from './names.ts';
 
-export type AccessLogDestination = 'off' | 'stdout' | (string & {});
-
-/**
- * One request. Every field is always present (so records keep one shape); an optional field that
- * is `undefined` is left out of the line.
- */
-export interface AccessRecord {
-  direction: Direction;
-  /** W3C trace id (32 hex digits) and this hop's span id (16 hex digits). */
-  traceId: string | undefined;
-  spanId: string | undefined;
-  method: string;
-  /** The request target's path (and query) as received. */
-  path: string;
-  /** The route that matched (gateway), if any. */
-  route: string | undefined;
-  service: string | undefined;
-  /** `address:port` of the last endpoint tried. */
-  endpoint: string | undefined;
-  /** The status sent to the client; 0 when no response head was sent. */
-  status: number;
-  /** From the first byte of the request head to the last byte of the response (rounded to µs when logged). */
-  durationMs: number;
-  /** Request body bytes received from the client, and response bytes sent to it. */
-  bytesIn: number;
-  bytesOut: number;
-  /** Upstream attempts (1 without retries, 0 when none was made). */
-  attempts: number;
-  /** The mesh error code the proxy answered with (`NO_HEALTHY_UPSTREAM`, `UPSTREAM_TIMEOUT`…). */
-  error: string | undefined;
-}
+export {
+  type AccessLogDestination,
+  type AccessRecord,
+  createAccessRecord,
+  resetAccessRecord,
+} from './access-record.ts';
 
 export interface AccessLogOptions {
   destination: AccessLogDestination;
@@ -81,42 +58,6 @@ const DEFAULT_MAX_BUFFER_BYTES = 8 * 1024 * 1024;
 const BATCH_BYTES = 4096;
 const WARN_INTERVAL_MS = 10_000;
 
-export function createAccessRecord(direction: Direction): AccessRecord {
-  return {
-    direction,
-    traceId: undefined,
-    spanId: undefined,
-    method: '',
-    path: '',
-    route: undefined,
-    service: undefined,
-    endpoint: undefined,
-    status: 0,
-    durationMs: 0,
-    bytesIn: 0,
-    bytesOut: 0,
-    attempts: 0,
-    error: undefined,
-  };
-}
-
-/** Clears a record's per-request fields (the direction stays). */
-export function resetAccessRecord(record: AccessRecord): void {
-  record.traceId = undefined;
-  record.spanId = undefined;
-  record.method = '';
-  record.path = '';
-  record.route = undefined;
-  record.service = undefined;
-  record.endpoint = undefined;
-  record.status = 0;
-  record.durationMs = 0;
-  record.bytesIn = 0;
-  record.bytesOut = 0;
-  record.attempts = 0;
-  record.error = undefined;
-}
-
 const DISABLED: AccessLog = {
   enabled: false,
   record: createAccessRecord,
@@ -148,7 +89,7 @@ export async function openAccessLog(options: AccessLogOptions): Promise<AccessLo
     const now = Date.now();
     if (now - warnedAt < WARN_INTERVAL_MS) return;
     warnedAt = now;
-    warn?.warn({ err: error, destination, dropped }, 'access log: %s', reason);
+    warn?.warn({ err: error, destination, dropped }, `access log: ${reason}`);
   };
   sonic.on('drop', () => {
     dropped++;

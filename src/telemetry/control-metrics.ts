@@ -1,9 +1,10 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { HealthCheck, HealthState } from '../core/index.ts';
 import { HEALTH_STATES } from '../core/index.ts';
-import { type MetricsSource, mergedText, sharedMetricNames } from './metrics-source.ts';
+import { type FamilySource, renderFamilies } from './exposition/index.ts';
+import type { MetricsSource } from './metrics-source.ts';
 import { CHECK_RESULTS, type CheckResultLabel, CONTROL_METRICS } from './names.ts';
-import { collectProcessMetrics } from './process-metrics.ts';
+import { createProcessMetrics } from './process-metrics.ts';
 
 const CHECK_TYPES: readonly HealthCheck['type'][] = ['http', 'tcp', 'ttl'];
 
@@ -33,16 +34,21 @@ export interface ControlMetricsOptions {
   processMetrics?: boolean;
 }
 
-/** A control node's metrics: its own registry, plus the registries of proxies running in its process. */
+/**
+ * A control node's metrics: its own prom-client registry and the process's metrics, plus the
+ * metrics of proxies running in its process.
+ */
 export interface ControlMetrics extends MetricsSource {
   readonly registry: Registry;
   /**
-   * Adds a registry (an in-process gateway proxy's) to this node's exposition, `GET /metrics` and
-   * `GET /api/v1/mesh/v2/metrics`; returns the function that takes it out again. Throws when it
-   * defines a metric this node's registry (or one already included) defines: create that proxy's
-   * metrics without process metrics.
+   * Adds a source (an in-process gateway proxy's metrics) to this node's exposition, `GET /metrics`
+   * and `GET /api/v1/mesh/v2/metrics`; returns the function that takes it out again. Throws when it
+   * reports a metric this node (or a source already included) reports: create that proxy's metrics
+   * without process metrics.
    */
-  include(registry: Registry): () => void;
+  include(source: FamilySource): () => void;
+  /** Stops the process metrics' event-loop monitor and GC observer. */
+  close(): void;
 }
 
 export function createControlMetrics(options: ControlMetricsOptions): ControlMetrics {
@@ -94,28 +100,42 @@ export function createControlMetrics(options: ControlMetricsOptions): ControlMet
       },
     });
   }
-  if (options.processMetrics ?? true) collectProcessMetrics(registry);
+  const processMetrics = (options.processMetrics ?? true) ? createProcessMetrics() : undefined;
 
-  const included: Registry[] = [];
+  const included: FamilySource[] = [];
+  const reported = (): string[] => [
+    ...registry.getMetricsAsArray().map((metric) => metric.name),
+    ...(processMetrics?.names ?? []),
+    ...included.flatMap((source) => source.names),
+  ];
   return {
     registry,
     contentType: registry.contentType,
-    include(other) {
-      for (const existing of [registry, ...included]) {
-        const shared = sharedMetricNames(existing, other);
-        if (shared.length > 0) {
-          throw new TypeError(
-            `cannot include a registry that defines ${shared.slice(0, 3).join(', ')} again ` +
-              '(create the in-process proxy without process metrics)',
-          );
-        }
+    include(source) {
+      const names = new Set(reported());
+      const shared = source.names.filter((name) => names.has(name));
+      if (shared.length > 0) {
+        throw new TypeError(
+          `cannot include metrics that report ${shared.slice(0, 3).join(', ')} again ` +
+            '(create the in-process proxy without process metrics)',
+        );
       }
-      included.push(other);
+      included.push(source);
       return () => {
-        const index = included.indexOf(other);
+        const index = included.indexOf(source);
         if (index >= 0) included.splice(index, 1);
       };
     },
-    text: () => mergedText([registry, ...included]),
+    async text() {
+      const sources = processMetrics === undefined ? included : [processMetrics, ...included];
+      const [own, families] = await Promise.all([
+        registry.metrics(),
+        Promise.all(sources.map((source) => source.families())),
+      ]);
+      return own + renderFamilies(families.flat());
+    },
+    close() {
+      processMetrics?.close();
+    },
   };
 }

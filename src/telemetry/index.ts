@@ -2,8 +2,9 @@
  * Trellis's telemetry.
  *
  * Metrics: proxies record into preallocated counters on the request path (RequestStats, reached
- * through the cluster or route the engine holds); each proxy and each control node has its own
- * prom-client Registry whose collectors read those counters at scrape time.
+ * through the cluster or route the engine holds), read into metric families at scrape time and
+ * rendered with a small exposition of their own (exposition/, no prom-client on the data plane); a
+ * control node keeps a prom-client Registry for its own metrics and adds its proxies' families.
  */
 export {
   type AccessLog,
@@ -14,13 +15,32 @@ export {
   openAccessLog,
   resetAccessRecord,
 } from './access-log.ts';
-export { CollectedHistogram, type HistogramSeries } from './collected-histogram.ts';
 export {
   type ControlMetrics,
   type ControlMetricsOptions,
   createControlMetrics,
   HealthCheckStats,
 } from './control-metrics.ts';
+export {
+  type Aggregation,
+  aggregateFamilies,
+  escapeHelp,
+  escapeLabelValue,
+  type Family,
+  type FamilySource,
+  type FamilyType,
+  formatValue,
+  fromWire,
+  type HistogramFamily,
+  type HistogramSample,
+  type LabelSet,
+  PROMETHEUS_CONTENT_TYPE,
+  renderFamilies,
+  type Sample,
+  type ScalarFamily,
+  toWire,
+  type WireFamily,
+} from './exposition/index.ts';
 export {
   LATENCY_BINS,
   LATENCY_BOUNDS_MS,
@@ -30,7 +50,7 @@ export {
   type WindowFigures,
 } from './latency-window.ts';
 export { type MetricsServer, type ServeMetricsOptions, serveMetrics } from './metrics-server.ts';
-export { type MetricsSource, mergedText, sharedMetricNames } from './metrics-source.ts';
+export type { MetricsSource } from './metrics-source.ts';
 export {
   BREAKER_STATE_VALUE,
   CHECK_RESULTS,
@@ -46,6 +66,7 @@ export {
   STATUS_CLASSES,
   UNKNOWN_SERVICE,
 } from './names.ts';
+export { createProcessMetrics, type ProcessMetrics } from './process-metrics.ts';
 export {
   type ClusterView,
   createProxyMetrics,

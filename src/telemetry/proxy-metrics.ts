@@ -1,6 +1,14 @@
-import { Counter, Gauge, Registry } from 'prom-client';
 import { type BreakerState, HEALTH_STATES, type HealthState } from '../core/index.ts';
-import { CollectedHistogram, type HistogramSeries } from './collected-histogram.ts';
+import {
+  type Aggregation,
+  type Family,
+  type FamilySource,
+  type HistogramSample,
+  type LabelSet,
+  PROMETHEUS_CONTENT_TYPE,
+  renderFamilies,
+  type Sample,
+} from './exposition/index.ts';
 import type { MetricsSource } from './metrics-source.ts';
 import {
   BREAKER_STATE_VALUE,
@@ -8,12 +16,13 @@ import {
   type Direction,
   DURATION_BUCKETS_SECONDS,
   METHODS,
+  type MetricName,
   PROXY_METRICS,
   STATUS_CLASSES,
 } from './names.ts';
-import { collectProcessMetrics } from './process-metrics.ts';
+import { createProcessMetrics, type ProcessMetrics } from './process-metrics.ts';
 import { ListenerStats, ProxyStats } from './proxy-stats.ts';
-import { ERROR_CODE_LIST, type RequestStats, STATUS_CLASS_COUNT } from './request-stats.ts';
+import { ERROR_CODE_LIST, STATUS_CLASS_COUNT } from './request-stats.ts';
 
 /** What the scrape-time gauges read from a proxy's endpoint (structurally, the proxy's own object). */
 export interface EndpointView {
@@ -39,33 +48,47 @@ export interface ProxyMetricsOptions {
   /** Epoch ms (to tell which endpoints are ejected now); default Date.now. */
   now?: () => number;
   /**
-   * Also collect the process's metrics (CPU, memory, event loop, GC) into this registry. Off by
-   * default: a library may run several proxies in one process (and the control plane has its own);
-   * a standalone sidecar or gateway process turns it on.
+   * Also report the process's metrics (CPU, memory, event loop, GC). Off by default: a library may
+   * run several proxies in one process (and the control plane has its own); a standalone sidecar or
+   * gateway process turns it on.
    */
   processMetrics?: boolean;
 }
 
-/** One proxy's metrics: its own registry, the stats its listeners record into, and the collectors. */
-export interface ProxyMetrics extends MetricsSource {
-  readonly registry: Registry;
+/**
+ * One proxy's metrics: the stats its listeners record into, read into metric families at scrape time
+ * (`families()` for a primary aggregating its workers or a control node including them, `text()` for
+ * a scraper).
+ */
+export interface ProxyMetrics extends MetricsSource, FamilySource {
   readonly stats: ProxyStats;
   /** What listeners of this direction record into (one per direction, shared by its listeners). */
   listener(direction: Direction): ListenerStats;
+  /** Stops the process metrics' event-loop monitor and GC observer (nothing to do without them). */
+  close(): void;
 }
 
 export function createProxyMetrics(options: ProxyMetricsOptions = {}): ProxyMetrics {
-  const registry = new Registry();
   const stats = new ProxyStats();
   const listeners = new Map<Direction, ListenerStats>();
   const clusters = options.clusters ?? (() => []);
   const now = options.now ?? Date.now;
-  registerTrafficMetrics(registry, stats);
-  registerClusterMetrics(registry, clusters, now);
-  if (options.processMetrics === true) collectProcessMetrics(registry);
+  const processMetrics: ProcessMetrics | undefined =
+    options.processMetrics === true ? createProcessMetrics() : undefined;
+  const names = [
+    ...Object.values(PROXY_METRICS).map((metric) => metric.name),
+    ...(processMetrics?.names ?? []),
+  ];
+
+  async function families(): Promise<Family[]> {
+    const processFamilies = processMetrics === undefined ? [] : await processMetrics.families();
+    // Read after the await, in one go, so that the traffic families agree with each other.
+    return [...trafficFamilies(stats), ...clusterFamilies(clusters(), now()), ...processFamilies];
+  }
+
   return {
-    registry,
-    contentType: registry.contentType,
+    contentType: PROMETHEUS_CONTENT_TYPE,
+    names,
     stats,
     listener(direction) {
       let listener = listeners.get(direction);
@@ -76,160 +99,115 @@ export function createProxyMetrics(options: ProxyMetricsOptions = {}): ProxyMetr
       }
       return listener;
     },
-    text: () => registry.metrics(),
+    families,
+    text: async () => renderFamilies(await families()),
+    close() {
+      processMetrics?.close();
+    },
   };
 }
 
-function trafficLabels(s: RequestStats): Record<string, string> {
-  return { service: s.service, route: s.route, direction: s.direction };
+function counter(metric: MetricName, samples: Sample[]): Family {
+  return { name: metric.name, help: metric.help, type: 'counter', aggregation: 'sum', samples };
 }
 
-/** Per-request counters and the duration histogram, read from the RequestStats at scrape time. */
-function registerTrafficMetrics(registry: Registry, stats: ProxyStats): void {
-  const registers = [registry];
-  const names = PROXY_METRICS;
-  new Counter({
-    name: names.requests.name,
-    help: names.requests.help,
-    labelNames: names.requests.labels,
-    registers,
-    collect() {
-      this.reset();
-      for (const s of stats.values()) {
-        const requests = s.requests;
-        for (let i = 0; i < requests.length; i++) {
-          const n = requests[i];
-          if (n === 0) continue;
-          this.inc(
-            {
-              service: s.service,
-              route: s.route,
-              method: METHODS[(i / STATUS_CLASS_COUNT) | 0],
-              status_class: STATUS_CLASSES[i % STATUS_CLASS_COUNT],
-              direction: s.direction,
-            },
-            n,
-          );
-        }
-      }
-    },
-  });
-  new CollectedHistogram(
-    names.duration.name,
-    names.duration.help,
-    DURATION_BUCKETS_SECONDS,
-    function* (): Iterable<HistogramSeries> {
-      for (const s of stats.values()) {
-        yield { labels: trafficLabels(s), buckets: s.buckets, sum: s.durationSumMs / 1000 };
-      }
-    },
-    registry,
-  );
-  const perStats = (
-    metric: { name: string; help: string; labels: readonly string[] },
-    read: (s: RequestStats) => number,
-  ): void => {
-    new Counter({
-      name: metric.name,
-      help: metric.help,
-      labelNames: metric.labels,
-      registers,
-      collect() {
-        this.reset();
-        for (const s of stats.values()) this.inc(trafficLabels(s), read(s));
-      },
-    });
-  };
-  perStats(names.connectErrors, (s) => s.connectErrors);
-  perStats(names.retries, (s) => s.retries);
-  perStats(names.budgetExhausted, (s) => s.budgetExhausted);
-  perStats(names.overflowed, (s) => s.overflowed);
-  perStats(names.rateLimited, (s) => s.rateLimited);
-  new Counter({
-    name: names.meshErrors.name,
-    help: names.meshErrors.help,
-    labelNames: names.meshErrors.labels,
-    registers,
-    collect() {
-      this.reset();
-      for (const s of stats.values()) {
-        const errors = s.errors;
-        for (let i = 0; i < errors.length; i++) {
-          if (errors[i] === 0) continue;
-          this.inc({ ...trafficLabels(s), code: ERROR_CODE_LIST[i] }, errors[i]);
-        }
-      }
-    },
-  });
+function gauge(metric: MetricName, aggregation: Aggregation, samples: Sample[]): Family {
+  return { name: metric.name, help: metric.help, type: 'gauge', aggregation, samples };
 }
 
-/** Breaker state, ejections and endpoints by health, read from the clusters at scrape time. */
-function registerClusterMetrics(
-  registry: Registry,
-  clusters: () => Iterable<ClusterView>,
-  now: () => number,
-): void {
-  const registers = [registry];
+/** Per-request counters and the duration histogram, read from the RequestStats. */
+function trafficFamilies(stats: ProxyStats): Family[] {
   const names = PROXY_METRICS;
-  new Gauge({
-    name: names.breakerState.name,
-    help: names.breakerState.help,
-    labelNames: names.breakerState.labels,
-    registers,
-    // With --workers every worker reports its own value: the worst (max) is the proxy's, not the sum.
-    aggregator: 'max',
-    collect() {
-      this.reset();
-      for (const cluster of clusters()) {
-        for (const endpoint of cluster.endpoints) {
-          if (endpoint.breaker === null) continue;
-          this.set(
-            { service: cluster.name, endpoint: `${endpoint.address}:${endpoint.port}` },
-            BREAKER_STATE_VALUE[endpoint.breaker.state],
-          );
-        }
-      }
+  const requests: Sample[] = [];
+  const durations: HistogramSample[] = [];
+  const connectErrors: Sample[] = [];
+  const retries: Sample[] = [];
+  const budgetExhausted: Sample[] = [];
+  const overflowed: Sample[] = [];
+  const rateLimited: Sample[] = [];
+  const meshErrors: Sample[] = [];
+  for (const s of stats.values()) {
+    const labels: LabelSet = { service: s.service, route: s.route, direction: s.direction };
+    const counts = s.requests;
+    for (let i = 0; i < counts.length; i++) {
+      if (counts[i] === 0) continue;
+      const method = METHODS[(i / STATUS_CLASS_COUNT) | 0];
+      const statusClass = STATUS_CLASSES[i % STATUS_CLASS_COUNT];
+      requests.push({
+        labels: {
+          service: s.service,
+          route: s.route,
+          method,
+          status_class: statusClass,
+          direction: s.direction,
+        },
+        value: counts[i],
+      });
+    }
+    durations.push({ labels, counts: s.buckets.slice(), sum: s.durationSumMs / 1000 });
+    connectErrors.push({ labels, value: s.connectErrors });
+    retries.push({ labels, value: s.retries });
+    budgetExhausted.push({ labels, value: s.budgetExhausted });
+    overflowed.push({ labels, value: s.overflowed });
+    rateLimited.push({ labels, value: s.rateLimited });
+    const errors = s.errors;
+    for (let i = 0; i < errors.length; i++) {
+      if (errors[i] === 0) continue;
+      meshErrors.push({ labels: { ...labels, code: ERROR_CODE_LIST[i] }, value: errors[i] });
+    }
+  }
+  return [
+    counter(names.requests, requests),
+    {
+      name: names.duration.name,
+      help: names.duration.help,
+      type: 'histogram',
+      aggregation: 'sum',
+      bounds: DURATION_BUCKETS_SECONDS,
+      samples: durations,
     },
-  });
-  new Counter({
-    name: names.ejections.name,
-    help: names.ejections.help,
-    labelNames: names.ejections.labels,
-    registers,
-    collect() {
-      this.reset();
-      for (const cluster of clusters()) this.inc({ service: cluster.name }, cluster.ejections);
-    },
-  });
-  new Gauge({
-    name: names.ejected.name,
-    help: names.ejected.help,
-    labelNames: names.ejected.labels,
-    registers,
-    aggregator: 'max',
-    collect() {
-      this.reset();
-      const at = now();
-      for (const cluster of clusters()) {
-        let ejected = 0;
-        for (const endpoint of cluster.endpoints) if (endpoint.ejectedUntil > at) ejected++;
-        this.set({ service: cluster.name }, ejected);
-      }
-    },
-  });
-  new Gauge({
-    name: names.endpoints.name,
-    help: names.endpoints.help,
-    labelNames: names.endpoints.labels,
-    registers,
-    aggregator: 'max',
-    collect() {
-      this.reset();
-      for (const cluster of clusters()) {
-        const counts: Record<HealthState, number> = { healthy: 0, degraded: 0, unhealthy: 0, unknown: 0 };
-        for (const endpoint of cluster.endpoints) counts[endpoint.health]++;
-        for (const health of HEALTH_STATES) this.set({ service: cluster.name, health }, counts[health]);
-      }
-    },
-  });
+    counter(names.connectErrors, connectErrors),
+    counter(names.retries, retries),
+    counter(names.budgetExhausted, budgetExhausted),
+    counter(names.overflowed, overflowed),
+    counter(names.rateLimited, rateLimited),
+    counter(names.meshErrors, meshErrors),
+  ];
+}
+
+/**
+ * Breaker state, ejections and endpoints by health, read from the clusters. With --workers every
+ * worker reports its own view: the gauges are combined by the worst (max) value, not summed.
+ */
+function clusterFamilies(clusters: Iterable<ClusterView>, at: number): Family[] {
+  const names = PROXY_METRICS;
+  const breakers: Sample[] = [];
+  const ejections: Sample[] = [];
+  const ejected: Sample[] = [];
+  const endpoints: Sample[] = [];
+  for (const cluster of clusters) {
+    const service = cluster.name;
+    const counts: Record<HealthState, number> = { healthy: 0, degraded: 0, unhealthy: 0, unknown: 0 };
+    let ejectedNow = 0;
+    for (const endpoint of cluster.endpoints) {
+      counts[endpoint.health]++;
+      if (endpoint.ejectedUntil > at) ejectedNow++;
+      if (endpoint.breaker === null) continue;
+      breakers.push({
+        labels: { service, endpoint: `${endpoint.address}:${endpoint.port}` },
+        value: BREAKER_STATE_VALUE[endpoint.breaker.state],
+      });
+    }
+    const labels: LabelSet = { service };
+    ejections.push({ labels, value: cluster.ejections });
+    ejected.push({ labels, value: ejectedNow });
+    for (const health of HEALTH_STATES)
+      endpoints.push({ labels: { service, health }, value: counts[health] });
+  }
+  return [
+    gauge(names.breakerState, 'max', breakers),
+    counter(names.ejections, ejections),
+    gauge(names.ejected, 'max', ejected),
+    gauge(names.endpoints, 'max', endpoints),
+  ];
 }

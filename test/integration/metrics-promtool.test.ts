@@ -1,14 +1,16 @@
 /**
  * `promtool check metrics` (Debian's prometheus package; scripts/provision.sh installs it) on the
- * real exposition of a proxy and of a control node after real traffic. A missing promtool fails the
- * test: it is never skipped.
+ * real exposition of a proxy, of a gateway with worker processes (their metrics combined by the
+ * primary) and of a control node after real traffic. A missing promtool fails the test: it is never
+ * skipped.
  */
 import { spawn } from 'node:child_process';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Route } from '../../src/core/index.ts';
+import { type DataPlane, startDataPlane } from '../../src/proxy/data-plane/data-plane.ts';
 import { createProxy, createStaticSource, type TrellisProxy } from '../../src/proxy/index.ts';
-import type { MetricsServer } from '../../src/telemetry/index.ts';
+import { type MetricsServer, renderFamilies } from '../../src/telemetry/index.ts';
 import { startTestControl, type TestControl } from '../helpers/control.ts';
 import { parseExposition } from '../helpers/exposition.ts';
 import { freePort } from '../helpers/ports.ts';
@@ -57,6 +59,9 @@ describe('promtool check metrics', () => {
   let proxy: TrellisProxy;
   let metricsServer: MetricsServer;
   let control: TestControl;
+  let workers: DataPlane;
+  /** Requests the workers' gateway answered 200, one connection each. */
+  const WORKER_REQUESTS = 8;
 
   beforeAll(async () => {
     upstream = await startUpstream(echo('checked'));
@@ -103,9 +108,32 @@ describe('promtool check metrics', () => {
     while ((await request(gatewayPort, 'GET', '/checked/x')).status !== 200 && Date.now() < until) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-  });
+
+    // `trellis gateway --workers 2 --metrics-port …`: the primary answers scrapes with both workers'.
+    workers = await startDataPlane({
+      control: control.url,
+      plan: {
+        listeners: [{ kind: 'gateway', host: '127.0.0.1', port: await freePort() }],
+        drainTimeoutMs: 1_000,
+      },
+      workers: 2,
+      logger: pino({ level: 'silent' }),
+      observability: { metricsPort: 0 },
+    });
+    const workersPort = workers.listeners[0].port;
+    const ready = Date.now() + 10_000;
+    while ((await request(workersPort, 'GET', '/checked/x')).status !== 200 && Date.now() < ready) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    // Until both workers have the view, one of them may still answer NO_HEALTHY_UPSTREAM: count 200s.
+    let answered = 0;
+    while (answered < WORKER_REQUESTS && Date.now() < ready) {
+      if ((await request(workersPort, 'GET', '/checked/x')).status === 200) answered++;
+    }
+  }, 60_000);
 
   afterAll(async () => {
+    await workers?.close();
     await proxy?.close();
     await control?.close();
     await upstream?.close();
@@ -151,6 +179,62 @@ describe('promtool check metrics', () => {
       expect(result.output).toBe('');
       expect(result.code).toBe(0);
     }
+  });
+
+  it("passes on a gateway's /metrics with workers, combined by the primary", async () => {
+    const text = await (await fetch(workers.metrics!.url)).text();
+    const exposition = parseExposition(text);
+    const labels = { service: 'checked', direction: 'gateway', status_class: '2xx' };
+    // At least the counted 200s (and the first one that found the view), all of them in one series.
+    expect(exposition.sum('trellis_requests_total', labels)).toBeGreaterThanOrEqual(WORKER_REQUESTS + 1);
+    expect(exposition.find('trellis_requests_total', labels)).toHaveLength(1);
+    expect(exposition.sum('trellis_request_duration_seconds_count', { service: 'checked' })).toBe(
+      exposition.sum('trellis_requests_total', { service: 'checked' }),
+    );
+    // One series per process metric, whatever the number of workers; the version is not summed.
+    for (const name of [
+      'process_cpu_seconds_total',
+      'process_resident_memory_bytes',
+      'process_start_time_seconds',
+      'nodejs_eventloop_lag_seconds',
+      'nodejs_heap_size_used_bytes',
+    ]) {
+      expect(exposition.find(name), name).toHaveLength(1);
+    }
+    expect(exposition.find('nodejs_version_info')[0].value).toBe(1);
+    expect(exposition.types.get('nodejs_gc_duration_seconds')).toBe('histogram');
+    const result = await promtoolCheck(text);
+    expect(result.output).toBe('');
+    expect(result.code).toBe(0);
+  });
+
+  it('passes on escaped label values, escaped help and special values', async () => {
+    const text = renderFamilies([
+      {
+        name: 'trellis_odd_things',
+        help: 'Help with a \\ backslash,\n a newline and "quotes".',
+        type: 'gauge',
+        aggregation: 'sum',
+        samples: [
+          { labels: { service: 'a\\b"c\nd' }, value: Number.NaN },
+          { labels: { service: 'plus' }, value: Number.POSITIVE_INFINITY },
+          { labels: { service: 'minus' }, value: Number.NEGATIVE_INFINITY },
+          { labels: { service: 'small' }, value: 1e-9 },
+        ],
+      },
+      {
+        name: 'trellis_odd_seconds',
+        help: 'A histogram without labels.',
+        type: 'histogram',
+        aggregation: 'sum',
+        bounds: [1e-7, 0.001, 2.5],
+        samples: [{ labels: {}, counts: [1, 0, 2, 3], sum: 12.5 }],
+      },
+    ]);
+    expect(text).toContain('service="a\\\\b\\"c\\nd"} NaN');
+    const result = await promtoolCheck(text);
+    expect(result.output).toBe('');
+    expect(result.code).toBe(0);
   });
 
   it('fails on broken exposition (the check is real)', async () => {

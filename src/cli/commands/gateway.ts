@@ -35,8 +35,11 @@ export function gatewayCommand(ctx: CliContext): Command {
 }
 
 async function runGateway(ctx: CliContext, flags: GatewayFlags): Promise<void> {
-  const [{ startGateway }, { pino }] = await Promise.all([import('../../proxy/index.ts'), import('pino')]);
-  const logger = pino({ level: flags.logLevel });
+  const [{ startGateway }, { createJsonLogger }] = await Promise.all([
+    import('../../proxy/index.ts'),
+    import('../../core/index.ts'),
+  ]);
+  const logger = createJsonLogger({ level: flags.logLevel });
   const shutdown = exitOnSignal(ctx, logger, parseDuration(flags.drainTimeout) + CLOSE_SLACK_MS);
   const control = flags.control || ctx.env.TRELLIS_CONTROL || DEFAULT_CONTROL_URL;
   const gateway = await startGateway({

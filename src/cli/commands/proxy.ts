@@ -79,8 +79,11 @@ export function proxyCommand(ctx: CliContext): Command {
 }
 
 async function runSidecar(ctx: CliContext, flags: ProxyFlags): Promise<void> {
-  const [{ startSidecar }, { pino }] = await Promise.all([import('../../proxy/index.ts'), import('pino')]);
-  const logger = pino({ level: flags.logLevel });
+  const [{ startSidecar }, { createJsonLogger }] = await Promise.all([
+    import('../../proxy/index.ts'),
+    import('../../core/index.ts'),
+  ]);
+  const logger = createJsonLogger({ level: flags.logLevel });
   const shutdown = exitOnSignal(
     ctx,
     logger,

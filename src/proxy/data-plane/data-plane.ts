@@ -1,7 +1,6 @@
-import type { Logger } from 'pino';
 import { type BackoffOptions, type MeshWatch, watchMesh } from '../../client/index.ts';
-import type { Clock } from '../../core/index.ts';
-import { type MetricsServer, serveMetrics } from '../../telemetry/index.ts';
+import type { Clock, Logger } from '../../core/index.ts';
+import { type MetricsServer, serveMetrics } from '../../telemetry/metrics-server.ts';
 import { createWatchSource } from '../discovery/index.ts';
 import { createProxy } from '../proxy.ts';
 import { defaultServicePolicy } from '../upstream/index.ts';

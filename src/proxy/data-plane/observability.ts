@@ -4,16 +4,12 @@
  * bounded) and the access log. Settings are plain data, so they travel to workers as JSON.
  */
 import { hostname } from 'node:os';
-import type { Logger } from 'pino';
-import {
-  type AccessLog,
-  type AccessLogDestination,
-  type BatchExporter,
-  createOtlpExporter,
-  createTracer,
-  openAccessLog,
-  type Tracer,
-} from '../../telemetry/index.ts';
+import type { Logger } from '../../core/index.ts';
+import type { AccessLog } from '../../telemetry/access-log.ts';
+import type { AccessLogDestination } from '../../telemetry/access-record.ts';
+import type { BatchExporter } from '../../telemetry/tracing/batch-exporter.ts';
+import { createOtlpExporter } from '../../telemetry/tracing/otlp-http.ts';
+import { createTracer, type Tracer } from '../../telemetry/tracing/tracer.ts';
 
 const CLOSE_TIMEOUT_MS = 2_000;
 
@@ -50,7 +46,11 @@ export async function openObservability(
   const accessLog =
     settings?.accessLog === undefined || settings.accessLog === 'off'
       ? undefined
-      : await openAccessLog({ destination: settings.accessLog, logger });
+      : // Loaded only when asked for: the writer brings pino (~5 MB resident).
+        await (await import('../../telemetry/access-log.ts')).openAccessLog({
+          destination: settings.accessLog,
+          logger,
+        });
   let exporter: BatchExporter | undefined;
   let tracing: { tracer: Tracer } | undefined;
   if (settings?.tracing !== undefined) {
@@ -58,7 +58,7 @@ export async function openObservability(
     exporter = createOtlpExporter({
       url,
       headers: deps.token === undefined ? undefined : { authorization: `Bearer ${deps.token}` },
-      onError: (error, spans) => logger.warn({ err: error, spans }, 'could not send spans to %s', url),
+      onError: (error, spans) => logger.warn({ err: error, spans }, `could not send spans to ${url}`),
       // Shutting down while the control plane is away must not wait long for spans it cannot take.
       closeTimeoutMs: CLOSE_TIMEOUT_MS,
     });

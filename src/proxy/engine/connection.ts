@@ -6,7 +6,8 @@ import {
   parseDeadline,
   type TimerHandle,
 } from '../../core/index.ts';
-import { methodIndex, type RequestStats, type RouteStatsHolder } from '../../telemetry/index.ts';
+import type { RouteStatsHolder } from '../../telemetry/proxy-stats.ts';
+import { methodIndex, type RequestStats } from '../../telemetry/request-stats.ts';
 import { type CannedResponse, MESH_ERRORS } from '../error-responses.ts';
 import {
   ChunkedDecoder,

@@ -1,6 +1,5 @@
-import type { Logger } from 'pino';
-import type { Clock } from '../../core/index.ts';
-import type { ListenerStats, RouteStatsHolder } from '../../telemetry/index.ts';
+import type { Clock, Logger } from '../../core/index.ts';
+import type { ListenerStats, RouteStatsHolder } from '../../telemetry/proxy-stats.ts';
 import type { CannedResponse } from '../error-responses.ts';
 import type { RequestHead } from '../http1/index.ts';
 import type { Cluster, ExchangeSettings } from '../upstream/index.ts';

@@ -8,17 +8,13 @@
  */
 import type { OutgoingHttpHeaders } from 'node:http2';
 import type { Socket } from 'node:net';
-import {
-  type AccessLog,
-  type AccessRecord,
-  type AttemptOutcome,
-  type Direction,
-  type HopSpan,
-  type HopTrace,
-  resetAccessRecord,
-  SpanKind,
-  type Tracer,
-} from '../../telemetry/index.ts';
+import type { AccessLog } from '../../telemetry/access-log.ts';
+import { type AccessRecord, resetAccessRecord } from '../../telemetry/access-record.ts';
+import type { Direction } from '../../telemetry/names.ts';
+import type { AttemptOutcome } from '../../telemetry/tracing/attributes.ts';
+import type { HopSpan } from '../../telemetry/tracing/hop-span.ts';
+import { SpanKind } from '../../telemetry/tracing/span.ts';
+import type { HopTrace, Tracer } from '../../telemetry/tracing/tracer.ts';
 import { HEADER_STRIDE, HeaderKind, type RequestHead } from '../http1/index.ts';
 import type { Cluster, UpstreamEndpoint } from '../upstream/index.ts';
 

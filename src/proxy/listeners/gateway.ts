@@ -1,7 +1,6 @@
-import type { Logger } from 'pino';
-import type { Clock, Route } from '../../core/index.ts';
+import type { Clock, Logger, Route } from '../../core/index.ts';
 import { systemClock } from '../../core/index.ts';
-import { type RouteStatsHolder, statsSlots } from '../../telemetry/index.ts';
+import { type RouteStatsHolder, statsSlots } from '../../telemetry/proxy-stats.ts';
 import type { DiscoverySource } from '../discovery/index.ts';
 import type { Resolution } from '../engine/index.ts';
 import { MESH_ERRORS } from '../error-responses.ts';
@@ -151,7 +150,7 @@ export class GatewayRouter {
       routes,
       (route) => new RouteTarget(route, this.clusters, this.logger),
     );
-    for (const error of errors) this.logger.warn(error, 'proxy: route left out: %s', error.message);
+    for (const error of errors) this.logger.warn(error, `proxy: route left out: ${error.message}`);
     this.table = table;
   }
 }

@@ -1,5 +1,4 @@
-import type { Logger } from 'pino';
-import type { Clock, ServicePolicy } from '../../core/index.ts';
+import type { Clock, Logger, ServicePolicy } from '../../core/index.ts';
 import { systemClock } from '../../core/index.ts';
 import type { Resolution } from '../engine/index.ts';
 import { Cluster, defaultServicePolicy, type PoolOptions } from '../upstream/index.ts';

@@ -1,7 +1,6 @@
 import { createServer, type Server } from 'node:net';
-import type { Logger } from 'pino';
-import type { Clock } from '../../core/index.ts';
-import type { ListenerStats } from '../../telemetry/index.ts';
+import type { Clock, Logger } from '../../core/index.ts';
+import type { ListenerStats } from '../../telemetry/proxy-stats.ts';
 import {
   ClientConnection,
   type EngineContext,

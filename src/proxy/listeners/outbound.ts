@@ -1,5 +1,4 @@
-import type { Logger } from 'pino';
-import type { Clock } from '../../core/index.ts';
+import type { Clock, Logger } from '../../core/index.ts';
 import { systemClock } from '../../core/index.ts';
 import type { DiscoverySource } from '../discovery/index.ts';
 import type { Resolution } from '../engine/index.ts';

@@ -1,20 +1,25 @@
-import type { Logger } from 'pino';
-import { z } from 'zod';
 import type { BackoffOptions, RegistrationInput } from '../../client/index.ts';
 import {
-  accessLogDestination,
-  address,
-  DEFAULT_PROXY_SAMPLE_RATIO,
-  duration,
-  instanceId,
-  metadata,
-  port,
-  sampleRatio,
-  serviceName,
-  tags,
-  validate,
-} from '../../config/index.ts';
-import { type Clock, defaultInstanceId } from '../../core/index.ts';
+  accessLogRule,
+  addressRule,
+  boolean,
+  durationMs,
+  FieldProblem,
+  httpUrlRule,
+  instanceIdRule,
+  integer,
+  listenPortRule,
+  metadataRule,
+  OptionReader,
+  portRule,
+  type Rule,
+  sampleRatioRule,
+  serviceNameRule,
+  tagsRule,
+  text,
+} from '../../config/fields.ts';
+import type { Logger } from '../../core/index.ts';
+import { type Clock, DEFAULT_PROXY_SAMPLE_RATIO, defaultInstanceId } from '../../core/index.ts';
 import type { ListenerAddress } from '../data-plane/index.ts';
 
 export interface SidecarOptions {
@@ -72,91 +77,120 @@ export interface SidecarOptions {
 
 const WILDCARDS = new Set(['0.0.0.0', '::', '[::]']);
 
-/** A port to listen on: 0 lets the OS pick. */
-const listenPort = z
-  .number()
-  .int('must be an integer')
-  .min(0, 'ports are 0-65535')
-  .max(65535, 'ports are 0-65535');
-
-const appAddress = z.union([
-  z
-    .string()
-    .transform((value, ctx) => {
-      const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value);
-      const parsed = match && { address: match[1] ?? match[2]!, port: Number(match[3]) };
-      if (!parsed || parsed.port < 1 || parsed.port > 65535) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `expected <host:port> such as 127.0.0.1:8080, got "${value}"`,
-        });
-        return z.NEVER;
-      }
-      return parsed;
-    })
-    .pipe(z.object({ address, port })),
-  z.object({ address, port }).strict(),
-]);
-
-const controlUrl = z.string().refine((value) => {
-  try {
-    return ['http:', 'https:'].includes(new URL(value).protocol);
-  } catch {
-    return false;
+/** Where the app listens: `host:port` (`[v6]:port`), or an address and a port. */
+const appAddress: Rule<{ address: string; port: number }> = (value) => {
+  if (typeof value === 'string') {
+    const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value);
+    const port = match === null ? 0 : Number(match[3]);
+    if (match === null || port < 1 || port > 65535) {
+      throw new FieldProblem(`expected <host:port> such as 127.0.0.1:8080, got "${value}"`);
+    }
+    return { address: addressOf(match[1] ?? match[2]!, 'address'), port };
   }
-}, 'expected an http:// or https:// URL such as http://127.0.0.1:7400');
+  if (typeof value !== 'object' || value === null)
+    throw new FieldProblem('expected <host:port> or {address, port}');
+  const { address, port, ...rest } = value as Record<string, unknown>;
+  const unknown = Object.keys(rest)[0];
+  if (unknown !== undefined) throw new FieldProblem(`unknown field "${unknown}"`, [unknown]);
+  return { address: addressOf(address, 'address'), port: portOf(port) };
+};
 
-const sidecarSettings = z
-  .object({
-    service: serviceName,
-    app: appAddress,
-    control: controlUrl,
-    token: z.string().min(1).optional(),
-    host: address.default('127.0.0.1'),
-    inboundPort: listenPort.default(7482),
-    outboundPort: listenPort.default(7481),
-    advertiseAddress: address.optional(),
-    healthPath: z
-      .string()
-      .regex(/^\/\S*$/, 'expected a path such as /health')
-      .optional(),
-    tcpCheck: z.boolean().default(false),
-    checkInterval: duration.pipe(z.number().min(100, 'at least 100ms')).default(5_000),
-    tags: tags.default([]),
-    metadata: metadata.default({}),
-    weight: z.number().int('must be an integer').min(0).max(10_000).optional(),
-    zone: z.string().min(1).max(64).optional(),
-    version: z.string().min(1).max(64).optional(),
-    id: instanceId.optional(),
-    drainTimeout: duration.default(10_000),
-    propagationDelay: duration.default(500),
-    workers: z.number().int('must be an integer').min(1, 'at least 1').max(128, 'at most 128').default(1),
-    sampleRatio: sampleRatio.default(DEFAULT_PROXY_SAMPLE_RATIO),
-    accessLog: accessLogDestination.default('off'),
-    metricsPort: listenPort.optional(),
-  })
-  .superRefine((settings, ctx) => {
-    if (settings.tcpCheck && settings.healthPath !== undefined)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['tcpCheck'],
-        message: 'choose a TCP check or a health path, not both',
-      });
-    if (WILDCARDS.has(settings.host) && settings.advertiseAddress === undefined)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['advertiseAddress'],
-        message: `listening on ${settings.host}: name the address other services reach this host at`,
-      });
-    if (settings.inboundPort !== 0 && settings.inboundPort === settings.outboundPort)
-      ctx.addIssue({ code: 'custom', path: ['outboundPort'], message: 'must differ from inboundPort' });
-  });
+function addressOf(value: unknown, path: string): string {
+  try {
+    return addressRule(value);
+  } catch (error) {
+    throw error instanceof FieldProblem ? new FieldProblem(error.message, [path]) : error;
+  }
+}
 
-export type SidecarSettings = z.output<typeof sidecarSettings>;
+function portOf(value: unknown): number {
+  try {
+    return portRule(value);
+  } catch (error) {
+    throw error instanceof FieldProblem ? new FieldProblem(error.message, ['port']) : error;
+  }
+}
+
+const limitedText = text({ min: 1, max: 64 });
+
+export interface SidecarSettings {
+  service: string;
+  app: { address: string; port: number };
+  control: string;
+  token: string | undefined;
+  host: string;
+  inboundPort: number;
+  outboundPort: number;
+  advertiseAddress: string | undefined;
+  healthPath: string | undefined;
+  tcpCheck: boolean;
+  checkInterval: number;
+  tags: string[];
+  metadata: Record<string, string>;
+  weight: number | undefined;
+  zone: string | undefined;
+  version: string | undefined;
+  id: string | undefined;
+  drainTimeout: number;
+  propagationDelay: number;
+  workers: number;
+  sampleRatio: number;
+  accessLog: string;
+  metricsPort: number | undefined;
+}
 
 /** Validates the options; throws BAD_REQUEST naming every bad field. */
 export function sidecarSettingsOf(options: SidecarOptions): SidecarSettings {
-  return validate(sidecarSettings, options, { what: 'sidecar options' });
+  const read = new OptionReader(options, 'sidecar options');
+  const settings: SidecarSettings = {
+    service: read.required('service', serviceNameRule),
+    app: read.required('app', appAddress),
+    control: read.required(
+      'control',
+      httpUrlRule('expected an http:// or https:// URL such as http://127.0.0.1:7400'),
+    ),
+    token: read.field('token', text({ min: 1 })),
+    host: read.field('host', addressRule, '127.0.0.1'),
+    inboundPort: read.field('inboundPort', listenPortRule, 7482),
+    outboundPort: read.field('outboundPort', listenPortRule, 7481),
+    advertiseAddress: read.field('advertiseAddress', addressRule),
+    healthPath: read.field(
+      'healthPath',
+      text({ pattern: /^\/\S*$/, message: 'expected a path such as /health' }),
+    ),
+    tcpCheck: read.field('tcpCheck', boolean(), false),
+    checkInterval: read.field(
+      'checkInterval',
+      durationMs({ minMs: 100, minMessage: 'at least 100ms' }),
+      5_000,
+    ),
+    tags: read.field('tags', tagsRule, []),
+    metadata: read.field('metadata', metadataRule, {}),
+    weight: read.field('weight', integer(0, 10_000)),
+    zone: read.field('zone', limitedText),
+    version: read.field('version', limitedText),
+    id: read.field('id', instanceIdRule),
+    drainTimeout: read.field('drainTimeout', durationMs(), 10_000),
+    propagationDelay: read.field('propagationDelay', durationMs(), 500),
+    workers: read.field('workers', integer(1, 128, 'must be from 1 to 128'), 1),
+    sampleRatio: read.field('sampleRatio', sampleRatioRule, DEFAULT_PROXY_SAMPLE_RATIO),
+    accessLog: read.field('accessLog', accessLogRule, 'off'),
+    metricsPort: read.field('metricsPort', listenPortRule),
+  };
+  if (settings.tcpCheck && settings.healthPath !== undefined) {
+    read.problem('tcpCheck', 'choose a TCP check or a health path, not both');
+  }
+  if (WILDCARDS.has(settings.host) && settings.advertiseAddress === undefined) {
+    read.problem(
+      'advertiseAddress',
+      `listening on ${settings.host}: name the address other services reach this host at`,
+    );
+  }
+  if (settings.inboundPort !== 0 && settings.inboundPort === settings.outboundPort) {
+    read.problem('outboundPort', 'must differ from inboundPort');
+  }
+  read.done();
+  return settings;
 }
 
 export function formatHostPort(target: { address: string; port: number }): string {

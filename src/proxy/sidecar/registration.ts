@@ -1,4 +1,3 @@
-import type { Logger } from 'pino';
 import {
   type BackoffOptions,
   type ControlClient,
@@ -7,6 +6,7 @@ import {
   type InstanceRegistration,
   type RegistrationInput,
 } from '../../client/index.ts';
+import type { Logger } from '../../core/index.ts';
 import { type Clock, type TimerHandle, toMeshError } from '../../core/index.ts';
 
 export interface KeeperDeps {
@@ -72,7 +72,7 @@ export function keepRegistered(input: RegistrationInput, deps: KeeperDeps): Regi
         }
         settle();
         const level = attempt === 0 || !failure.retryable ? 'warn' : 'debug';
-        logger[level]({ err: failure, id: input.id }, 'could not register: %s; retrying', failure.message);
+        logger[level]({ err: failure, id: input.id }, `could not register: ${failure.message}; retrying`);
       }
       await sleep(fullJitterDelay(attempt, deps.backoff, deps.random));
     }

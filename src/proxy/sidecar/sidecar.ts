@@ -1,6 +1,5 @@
-import { pino } from 'pino';
 import { createControlClient } from '../../client/index.ts';
-import { systemClock } from '../../core/index.ts';
+import { createJsonLogger, systemClock } from '../../core/index.ts';
 import { type ListenerAddress, startDataPlane } from '../data-plane/index.ts';
 import { type SidecarOptions, sidecarRegistration, sidecarSettingsOf } from './options.ts';
 import { keepRegistered } from './registration.ts';
@@ -33,7 +32,7 @@ export interface Sidecar {
  */
 export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
   const settings = sidecarSettingsOf(options);
-  const logger = options.logger ?? pino({ level: 'silent' });
+  const logger = options.logger ?? createJsonLogger({ level: 'silent' });
   const clock = options.clock ?? systemClock;
   const random = options.random ?? Math.random;
   const dataPlane = await startDataPlane({

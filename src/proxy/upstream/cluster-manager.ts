@@ -1,5 +1,4 @@
-import type { Logger } from 'pino';
-import type { Clock, Route, ServicePolicy } from '../../core/index.ts';
+import type { Clock, Logger, Route, ServicePolicy } from '../../core/index.ts';
 import type { DiscoverySource } from '../discovery/index.ts';
 import { type ClusterErrors, clusterErrors } from '../error-responses.ts';
 import { Cluster } from './cluster.ts';

@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from '../../core/index.ts';
 import {
   type BreakerState,
   type Clock,
@@ -8,7 +8,7 @@ import {
   type ResilientEndpoint,
   type ServicePolicy,
 } from '../../core/index.ts';
-import { type ClusterStatsHolder, statsSlots } from '../../telemetry/index.ts';
+import { type ClusterStatsHolder, statsSlots } from '../../telemetry/proxy-stats.ts';
 import { type CannedResponse, type ClusterErrors, clusterErrors } from '../error-responses.ts';
 import { H2SessionPool } from './h2-session-pool.ts';
 import { type PoolOptions, UpstreamPool } from './pool.ts';

@@ -1,5 +1,4 @@
-import { defaultPolicy } from '../../config/index.ts';
-import type { ServicePolicy } from '../../core/index.ts';
+import { defaultPolicy, type ServicePolicy } from '../../core/index.ts';
 
 /**
  * The policy a cluster uses when its source has none for the service: the configuration's defaults

@@ -1,5 +1,5 @@
-import type { Registry } from 'prom-client';
 import type { MeshChange, MeshSnapshot } from '../../core/index.ts';
+import type { WireFamily } from '../../telemetry/exposition/wire.ts';
 import type { ObservabilitySettings } from '../data-plane/observability.ts';
 import type { DataPlanePlan } from '../data-plane/plan.ts';
 
@@ -19,8 +19,8 @@ export interface WorkerConfig {
   metrics?: boolean;
 }
 
-/** One worker's registry as prom-client's cluster aggregator reads it. */
-export type WorkerMetrics = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+/** One worker's metric families, as JSON carries them (`toWire`; the primary reads them with `fromWire`). */
+export type WorkerMetrics = WireFamily[];
 
 /** Primary → worker. */
 export type PrimaryMessage =
@@ -29,7 +29,7 @@ export type PrimaryMessage =
   | { type: 'change'; change: MeshChange }
   /** Stop accepting, finish the exchanges in progress, exit 0. */
   | { type: 'drain' }
-  /** Send your registry's metrics as JSON, answering with the same id. */
+  /** Send your metric families, answering with the same id. */
   | { type: 'metrics'; id: number };
 
 /** Worker → primary. */

@@ -1,7 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
-import type { Logger } from 'pino';
-import { AggregatorRegistry } from 'prom-client';
+import type { Logger } from '../../core/index.ts';
 import {
   backoffCeiling,
   type Clock,
@@ -11,6 +10,10 @@ import {
   systemClock,
   type TimerHandle,
 } from '../../core/index.ts';
+import { aggregateFamilies } from '../../telemetry/exposition/aggregate.ts';
+import { PROMETHEUS_CONTENT_TYPE } from '../../telemetry/exposition/family.ts';
+import { renderFamilies } from '../../telemetry/exposition/render.ts';
+import { fromWire } from '../../telemetry/exposition/wire.ts';
 import type { ObservabilitySettings } from '../data-plane/observability.ts';
 import type { DataPlanePlan } from '../data-plane/plan.ts';
 import { workerExecArgv } from './exec-argv.ts';
@@ -65,8 +68,9 @@ export interface WorkerPool {
   /** Tells every worker to drain and waits until they have exited. */
   drain(): Promise<void>;
   /**
-   * The workers' metrics summed into one Prometheus text (prom-client's cluster aggregation); a
-   * worker that does not answer within the timeout is left out of this scrape.
+   * The workers' metrics combined into one Prometheus text (each family by its aggregation: counters
+   * and histograms summed, worst-of gauges by max); a worker that does not answer within the timeout
+   * is left out of this scrape.
    */
   metrics(): Promise<string>;
   readonly metricsContentType: string;
@@ -302,11 +306,11 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
 
   return {
     start,
-    metricsContentType: AggregatorRegistry.PROMETHEUS_CONTENT_TYPE,
+    metricsContentType: PROMETHEUS_CONTENT_TYPE,
     async metrics() {
       const answers = await Promise.all(slots.map(workerMetrics));
       const present = answers.filter((metrics) => metrics !== undefined);
-      return AggregatorRegistry.aggregate(present).metrics();
+      return renderFamilies(aggregateFamilies(present.map(fromWire)));
     },
     get ports() {
       return ports ?? [];

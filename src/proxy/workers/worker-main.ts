@@ -4,8 +4,8 @@
  * until the primary tells it to drain.
  */
 import cluster from 'node:cluster';
-import { pino } from 'pino';
-import { toMeshError } from '../../core/index.ts';
+import { createJsonLogger, toMeshError } from '../../core/index.ts';
+import { toWire } from '../../telemetry/exposition/wire.ts';
 import { type OpenedObservability, openObservability } from '../data-plane/observability.ts';
 import { openListeners } from '../data-plane/plan.ts';
 import { createWatchSource } from '../discovery/index.ts';
@@ -24,7 +24,7 @@ if (!cluster.isWorker || process.send === undefined) {
 }
 
 const config = JSON.parse(process.env[WORKER_CONFIG_ENV] ?? '{}') as WorkerConfig;
-const logger = pino({ level: config.logLevel ?? 'info' }).child({ worker: cluster.worker?.id });
+const logger = createJsonLogger({ level: config.logLevel ?? 'info' }).child({ worker: cluster.worker?.id });
 
 // A signal sent to the whole process group (Ctrl-C in a terminal, systemd stopping the unit) reaches
 // the workers too. They leave shutting down to the primary, which deregisters first and then tells
@@ -61,8 +61,8 @@ process.on('message', (message: unknown) => {
     const metrics = proxy?.metrics;
     if (metrics === undefined || metrics === null) send({ type: 'metrics', id, metrics: [] });
     else
-      metrics.registry.getMetricsAsJSON().then(
-        (values) => send({ type: 'metrics', id, metrics: values }),
+      metrics.families().then(
+        (families) => send({ type: 'metrics', id, metrics: toWire(families) }),
         (error: unknown) => {
           logger.error({ err: error }, 'proxy worker: collecting metrics failed');
           send({ type: 'metrics', id, metrics: [] });

@@ -1,7 +1,8 @@
-import { register as globalRegister, Registry } from 'prom-client';
+import { register as globalRegister } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BreakerState, HealthState } from '../../../src/core/index.ts';
 import {
+  aggregateFamilies,
   type ClusterView,
   createControlMetrics,
   createProxyMetrics,
@@ -9,6 +10,7 @@ import {
   HealthCheckStats,
   methodIndex,
   PROXY_METRICS,
+  renderFamilies,
   statsSlots,
 } from '../../../src/telemetry/index.ts';
 import { parseExposition } from '../../helpers/exposition.ts';
@@ -127,16 +129,56 @@ describe('proxy metrics exposition', () => {
     expect(text.sum('trellis_endpoints', { service: 'orders', health: 'unknown' })).toBe(0);
   });
 
-  it('uses a registry of its own, never the global one', async () => {
+  it('keeps metrics of its own, never in a global registry', async () => {
     const a = createProxyMetrics();
     const b = createProxyMetrics();
-    expect(a.registry).not.toBe(b.registry);
-    expect(globalRegister.getMetricsAsArray()).toHaveLength(0);
-    expect(a.registry.getSingleMetric(PROXY_METRICS.requests.name)).toBeDefined();
-    expect(a.registry.getSingleMetric('process_cpu_seconds_total')).toBeUndefined();
+    a.listener('outbound').statsOf(cluster('orders'), null).record(0, 200, 1);
+    expect(parseExposition(await a.text()).find('trellis_requests_total')).toHaveLength(1);
+    expect(parseExposition(await b.text()).find('trellis_requests_total')).toHaveLength(0);
+    expect(a.names).toContain(PROXY_METRICS.requests.name);
+    expect(a.names).not.toContain('process_cpu_seconds_total');
     const withProcess = createProxyMetrics({ processMetrics: true });
-    expect(withProcess.registry.getSingleMetric('process_cpu_seconds_total')).toBeDefined();
+    try {
+      expect(withProcess.names).toContain('process_cpu_seconds_total');
+      const text = parseExposition(await withProcess.text());
+      expect(text.find('process_cpu_seconds_total')).toHaveLength(1);
+      expect(text.find('trellis_requests_total')).toHaveLength(0);
+    } finally {
+      withProcess.close();
+    }
     expect(globalRegister.getMetricsAsArray()).toHaveLength(0);
+  });
+
+  it('reports every family it names, each with HELP and TYPE even before any traffic', async () => {
+    const metrics = createProxyMetrics();
+    const families = await metrics.families();
+    expect(families.map((family) => family.name)).toEqual(metrics.names);
+    expect(metrics.names).toEqual(Object.values(PROXY_METRICS).map((metric) => metric.name));
+    const text = await metrics.text();
+    for (const metric of Object.values(PROXY_METRICS)) {
+      expect(text).toContain(`# HELP ${metric.name} ${metric.help}\n# TYPE ${metric.name} `);
+    }
+    expect(metrics.contentType).toBe('text/plain; version=0.0.4; charset=utf-8');
+  });
+
+  it('combines gauges by their worst value and sums counters across workers', async () => {
+    const view = (state: BreakerState, ejections: number): ClusterView[] => [
+      {
+        name: 'orders',
+        ejections,
+        endpoints: [
+          { address: '127.0.0.1', port: 1, health: 'healthy', ejectedUntil: 0, breaker: { state } },
+        ],
+      },
+    ];
+    const closed = createProxyMetrics({ clusters: () => view('closed', 1) });
+    const open = createProxyMetrics({ clusters: () => view('open', 2) });
+    const both = parseExposition(
+      renderFamilies(aggregateFamilies([await closed.families(), await open.families()])),
+    );
+    expect(both.sum('trellis_circuit_breaker_state', { service: 'orders' })).toBe(1);
+    expect(both.sum('trellis_outlier_ejections_total', { service: 'orders' })).toBe(3);
+    expect(both.sum('trellis_endpoints', { service: 'orders', health: 'healthy' })).toBe(1);
   });
 });
 
@@ -164,11 +206,11 @@ describe('control metrics', () => {
     expect(text.sum('trellis_health_checks_total', { check: 'ttl', result: 'warn' })).toBe(0);
   });
 
-  it('merges an included registry into its exposition until it is taken out', async () => {
+  it('merges included proxy metrics into its exposition until they are taken out', async () => {
     const metrics = createControlMetrics(options());
     const proxy = createProxyMetrics();
     proxy.listener('outbound').statsOf(cluster('orders'), null).record(0, 200, 1);
-    const detach = metrics.include(proxy.registry);
+    const detach = metrics.include(proxy);
     const merged = parseExposition(await metrics.text());
     expect(merged.sum('trellis_store_revision')).toBe(42);
     expect(merged.sum('trellis_requests_total', { service: 'orders', direction: 'outbound' })).toBe(1);
@@ -176,11 +218,22 @@ describe('control metrics', () => {
     expect(parseExposition(await metrics.text()).find('trellis_requests_total')).toHaveLength(0);
   });
 
-  it('refuses a registry whose names clash (a second set of process metrics)', () => {
+  it('refuses metrics whose names clash (a second set of process metrics)', async () => {
     const metrics = createControlMetrics({ ...options(), processMetrics: true });
     const proxy = createProxyMetrics({ processMetrics: true });
-    expect(() => metrics.include(proxy.registry)).toThrow(/process_cpu|nodejs_/);
-    const other = new Registry();
-    expect(() => metrics.include(other)).not.toThrow();
+    try {
+      expect(() => metrics.include(proxy)).toThrow(/process_cpu|nodejs_/);
+      const other = createProxyMetrics();
+      expect(() => metrics.include(other)).not.toThrow();
+      // Once one proxy's families are in, another proxy's same names are refused too.
+      expect(() => metrics.include(createProxyMetrics())).toThrow(/trellis_requests_total/);
+      const text = parseExposition(await metrics.text());
+      expect(text.find('process_cpu_seconds_total')).toHaveLength(1);
+      expect(text.types.get('trellis_requests_total')).toBe('counter');
+      expect(text.sum('trellis_store_revision')).toBe(42);
+    } finally {
+      proxy.close();
+      metrics.close();
+    }
   });
 });

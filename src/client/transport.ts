@@ -1,0 +1,242 @@
+/**
+ * HTTP/1.1 to the control plane over node:http (node:https for an https:// URL): one request read
+ * whole, or a streaming reply handed over at its head. Not undici: a sidecar imports this, and
+ * undici alone costs it ~21 MiB of resident memory.
+ */
+import * as http from 'node:http';
+
+export interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  text: string;
+}
+
+export interface ExchangeOptions {
+  method: string;
+  headers: http.OutgoingHttpHeaders;
+  body?: string;
+  /** From sending to the last byte of the reply; past it the exchange fails with a TimeoutError. */
+  timeoutMs: number;
+}
+
+export interface StreamOptions {
+  headers: http.OutgoingHttpHeaders;
+  /** From sending to the reply's head; past it the stream fails with a TimeoutError. */
+  headTimeoutMs: number;
+  /** Once the head is in, the reply errors (ETIMEDOUT) when its connection is silent this long. */
+  idleTimeoutMs: number;
+}
+
+export interface OpenStream {
+  /** The reply, at its head: its body is the caller's to read. */
+  readonly response: Promise<http.IncomingMessage>;
+  /** Ends the exchange where it is: `response` rejects, or the reply's body errors. */
+  abort(): void;
+}
+
+export interface TransportOptions {
+  /** Keep connections for reuse, closing one left idle this long. Without it: one connection per request. */
+  keepAliveMs?: number;
+}
+
+export interface Transport {
+  exchange(url: string, options: ExchangeOptions): Promise<Reply>;
+  /** A GET whose reply is read as a stream (an event stream). */
+  stream(url: string, options: StreamOptions): OpenStream;
+  /** Lets exchanges in flight finish, then closes every connection; later requests fail. */
+  close(): Promise<void>;
+  /** Closes every connection now, streams included; later requests fail. */
+  destroy(): Promise<void>;
+}
+
+type Send = (
+  url: string,
+  options: http.RequestOptions,
+  callback?: (res: http.IncomingMessage) => void,
+) => http.ClientRequest;
+
+interface Stack {
+  send: Send;
+  agent: http.Agent;
+}
+
+/** An error `unavailable()` in http.ts words as "no answer in time". */
+export function timeoutError(message: string): Error {
+  const error = new Error(message);
+  error.name = 'TimeoutError';
+  return error;
+}
+
+/** Reads a reply's body whole, as UTF-8 text. */
+export function readText(response: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    response.setEncoding('utf8');
+    response.on('data', (chunk: string) => {
+      text += chunk;
+    });
+    response.on('end', () => resolve(text));
+    response.on('error', reject);
+  });
+}
+
+/** Methods a server cannot have acted on twice when resent (RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
+
+export function createTransport(baseUrl: string, options: TransportOptions = {}): Transport {
+  const agentOptions: http.AgentOptions =
+    options.keepAliveMs === undefined
+      ? { keepAlive: false }
+      : { keepAlive: true, timeout: options.keepAliveMs };
+  const stack = loadStack(baseUrl.startsWith('https:'), agentOptions);
+  let closed = false;
+  let closing: Promise<void> | undefined;
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+
+  function closedError(): Error {
+    return new Error('the client is closed');
+  }
+
+  function abortedError(): Error {
+    return new Error('the request was aborted');
+  }
+
+  function settle(): void {
+    if (--inFlight === 0) drained?.();
+  }
+
+  async function exchange(url: string, request: ExchangeOptions): Promise<Reply> {
+    const { send, agent } = await stack;
+    return new Promise((resolve, reject) => {
+      const headers = { ...request.headers };
+      if (request.body !== undefined) headers['content-length'] = Buffer.byteLength(request.body);
+      let current: http.ClientRequest | undefined;
+      let settled = false;
+      const timer = setTimeout(
+        () => finish(timeoutError(`no reply within ${request.timeoutMs} ms`)),
+        request.timeoutMs,
+      );
+
+      function finish(error: Error | undefined, reply?: Reply): void {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (error === undefined) {
+          resolve(reply!);
+        } else {
+          current?.destroy();
+          reject(error);
+        }
+      }
+
+      function attempt(mayResend: boolean): void {
+        const req = send(url, { method: request.method, agent, headers });
+        current = req;
+        let answered = false;
+        req.on('error', (error: NodeJS.ErrnoException) => {
+          // A kept-alive connection the server closed just as we reused it: the request never
+          // reached it, so an idempotent one goes again, once, on a new connection.
+          if (mayResend && !answered && !settled && req.reusedSocket && error.code === 'ECONNRESET') {
+            attempt(false);
+            return;
+          }
+          finish(error);
+        });
+        req.on('response', (response) => {
+          answered = true;
+          readText(response).then(
+            (text) =>
+              finish(undefined, { status: response.statusCode ?? 0, headers: response.headers, text }),
+            finish,
+          );
+        });
+        req.end(request.body);
+      }
+
+      attempt(IDEMPOTENT.has(request.method));
+    });
+  }
+
+  return {
+    async exchange(url, request) {
+      if (closed) throw closedError();
+      inFlight++;
+      try {
+        return await exchange(url, request);
+      } finally {
+        settle();
+      }
+    },
+
+    stream(url, request) {
+      let req: http.ClientRequest | undefined;
+      let head: http.IncomingMessage | undefined;
+      let aborted = false;
+      const response = stack.then(
+        ({ send, agent }) =>
+          new Promise<http.IncomingMessage>((resolve, reject) => {
+            if (closed || aborted) {
+              reject(aborted ? abortedError() : closedError());
+              return;
+            }
+            const sent = send(url, { method: 'GET', agent, headers: request.headers });
+            req = sent;
+            const timer = setTimeout(
+              () => sent.destroy(timeoutError(`no reply within ${request.headTimeoutMs} ms`)),
+              request.headTimeoutMs,
+            );
+            sent.on('error', (error) => {
+              clearTimeout(timer);
+              reject(error);
+            });
+            sent.on('response', (reply) => {
+              clearTimeout(timer);
+              head = reply;
+              reply.socket.setTimeout(request.idleTimeoutMs, () => {
+                const error: NodeJS.ErrnoException = new Error(
+                  `the stream was silent for ${request.idleTimeoutMs} ms`,
+                );
+                error.code = 'ETIMEDOUT';
+                reply.destroy(error);
+              });
+              resolve(reply);
+            });
+            sent.end();
+          }),
+      );
+      return {
+        response,
+        abort() {
+          aborted = true;
+          if (head) head.destroy();
+          else req?.destroy(abortedError());
+        },
+      };
+    },
+
+    close() {
+      closed = true;
+      closing ??= (async () => {
+        if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve));
+        (await stack).agent.destroy();
+      })();
+      return closing;
+    },
+
+    async destroy() {
+      closed = true;
+      (await stack).agent.destroy();
+    },
+  };
+}
+
+function loadStack(secure: boolean, agentOptions: http.AgentOptions): Promise<Stack> {
+  if (!secure) return Promise.resolve({ send: http.request, agent: new http.Agent(agentOptions) });
+  // Loaded only for an https:// control plane: node:https brings in the TLS stack, ~1 MiB of RSS a
+  // sidecar on a plain-http control plane would carry for nothing.
+  return import('node:https').then((https) => ({
+    send: https.request as Send,
+    agent: new https.Agent(agentOptions),
+  }));
+}
