@@ -217,7 +217,7 @@ async function main(): Promise<void> {
  */
 async function startTrellis(env: Environment, upstream: Upstream, notes: string[]): Promise<void> {
   log('building Trellis (tsconfig.build.json) into the run folder');
-  const staged = stageTrellis(env.dir);
+  const staged = await stageTrellis(env.dir);
   if (staged.warnings !== '') {
     log(`tsc reported errors (measuring what it emitted):\n${staged.warnings.slice(0, 2000)}`);
     notes.push(

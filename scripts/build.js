@@ -1,9 +1,11 @@
-// npm run build: compiles src/ to plain JavaScript in dist/ (tsconfig.build.json), then records the
-// sources' stamp, which bin/trellis.js checks before it runs dist/ instead of the TypeScript.
+// npm run build: compiles src/ to plain JavaScript in dist/ (tsconfig.build.json), bundles the CLI
+// into dist/bundle/ (bundle.js), then records the sources' stamp, which bin/trellis.js checks before
+// it runs the bundle instead of the TypeScript.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bundleCli } from './bundle.js';
 import { STAMP_FILE, sourceStamp } from './source-stamp.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
@@ -23,6 +25,12 @@ if (result.status !== 0) {
   console.error(
     `build: tsc failed (${result.status ?? result.signal}); dist/ is not used until a build succeeds`,
   );
+  process.exit(1);
+}
+try {
+  await bundleCli(dist);
+} catch (error) {
+  console.error(`build: bundling the CLI failed: ${error.message}`);
   process.exit(1);
 }
 mkdirSync(dist, { recursive: true });

@@ -8,6 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { bundleCli } from '../../scripts/bundle.js';
 import { freePort, ROOT } from '../lib/processes.ts';
 
 /** The staged package: run `node <dir>/bin/trellis.js`. */
@@ -18,8 +19,11 @@ export interface StagedTrellis {
   warnings: string;
 }
 
-/** Compiles src/ with tsconfig.build.json into `<parent>/trellis/dist` and stages the package around it. */
-export function stageTrellis(parent: string): StagedTrellis {
+/**
+ * Compiles src/ with tsconfig.build.json into `<parent>/trellis/dist`, bundles the CLI as `npm run
+ * build` does, and stages the package around it.
+ */
+export async function stageTrellis(parent: string): Promise<StagedTrellis> {
   const dir = join(parent, 'trellis');
   mkdirSync(join(dir, 'bin'), { recursive: true });
   const tsc = spawnSync(
@@ -41,6 +45,7 @@ export function stageTrellis(parent: string): StagedTrellis {
       `the build emitted no dist/cli/main.js (tsc exit ${tsc.status}): ${output.slice(0, 500)}`,
     );
   }
+  await bundleCli(join(dir, 'dist'));
   copyFileSync(join(ROOT, 'bin/trellis.js'), join(dir, 'bin/trellis.js'));
   copyFileSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { packageRoot } from '../core/package-root.ts';
 import { demoCommand } from './commands/demo.ts';
 import { deregisterCommand } from './commands/deregister.ts';
 import { gatewayCommand } from './commands/gateway.ts';
@@ -49,7 +50,7 @@ export function createProgram(ctx: CliContext): Command {
 }
 
 function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  const pkg = JSON.parse(readFileSync(new URL('package.json', packageRoot(import.meta.url)), 'utf8')) as {
     version: string;
   };
   return pkg.version;

@@ -5,5 +5,6 @@ export * from './endpoints/index.ts';
 export * from './errors.ts';
 export * from './logger.ts';
 export * from './model/index.ts';
+export * from './package-root.ts';
 export * from './resilience/index.ts';
 export * from './sampling.ts';

@@ -25,7 +25,7 @@ describe('bin/trellis.js', () => {
 
   beforeEach(() => {
     root = mkdtempSync(join(tmpdir(), 'trellis-entry-'));
-    for (const dir of ['bin', 'scripts', 'src/cli', 'src/core', 'dist/cli']) {
+    for (const dir of ['bin', 'scripts', 'src/cli', 'src/core', 'dist/bundle']) {
       mkdirSync(join(root, dir), { recursive: true });
     }
     copyFileSync(join(REPO, 'bin/trellis.js'), join(root, 'bin/trellis.js'));
@@ -37,7 +37,7 @@ describe('bin/trellis.js', () => {
     // The TypeScript entry proves it went through tsx: a type annotation plain node would reject.
     writeFileSync(join(root, 'src/cli/main.ts'), "const ran: string = 'src';\nconsole.log(ran);\n");
     writeFileSync(join(root, 'src/core/clock.ts'), 'export const x = 1;\n');
-    writeFileSync(join(root, 'dist/cli/main.js'), "console.log('dist');\n");
+    writeFileSync(join(root, 'dist/bundle/main.js'), "console.log('dist');\n");
   });
 
   afterEach(() => {

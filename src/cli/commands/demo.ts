@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import type { ControlNode } from '../../control/index.ts';
-import { parseDuration } from '../../core/index.ts';
+import { packageRoot, parseDuration } from '../../core/index.ts';
 import { action, type CliContext } from '../context.ts';
 import { durationText, logLevelOption, portNumber } from '../flags.ts';
 import { exitOnSignal } from '../shutdown.ts';
@@ -76,7 +76,7 @@ const MAX_RATE = 200;
 const STOP_TIMEOUT_MS = 8_000;
 const PROGRESS_MS = 5_000;
 
-const ROOT = new URL('../../../', import.meta.url);
+const ROOT = packageRoot(import.meta.url);
 const TRELLIS_BIN = fileURLToPath(new URL('bin/trellis.js', ROOT));
 const DEMO_DIR = fileURLToPath(new URL('examples/demo/', ROOT));
 

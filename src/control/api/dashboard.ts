@@ -9,10 +9,10 @@ import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MeshError } from '../../core/index.ts';
+import { MeshError, packageRoot } from '../../core/index.ts';
 
 /** src/control/api/ and dist/control/api/ are both three levels below the package root. */
-export const DEFAULT_DASHBOARD_DIR = fileURLToPath(new URL('../../../dist/dashboard/', import.meta.url));
+export const DEFAULT_DASHBOARD_DIR = fileURLToPath(new URL('dist/dashboard/', packageRoot(import.meta.url)));
 
 /** Paths the APIs own: the dashboard never answers under them. */
 const API_PREFIXES = ['/api', '/v1', '/v1.0', '/metrics', '/healthz', '/readyz'];

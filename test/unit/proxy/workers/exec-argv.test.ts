@@ -2,14 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { workerExecArgv } from '../../../../src/proxy/workers/index.ts';
 
 /** The memory settings bin/trellis.js gives a proxy, carried to its workers. */
-const MEMORY = ['--semi-space-growth-factor=1', '--no-liftoff'];
+const MEMORY = ['--max-semi-space-size=1'];
 
 describe('workerExecArgv', () => {
   it("adds tsx's loader when the parent registered tsx through its API (bin/trellis.js)", () => {
     const argv = workerExecArgv(['--max-old-space-size=256']);
-    expect(argv.slice(0, 4)).toEqual(['--max-old-space-size=256', ...MEMORY, '--import']);
-    expect(argv[4]).toMatch(/^file:\/\/.*\/tsx\/dist\/loader\.mjs$/);
-    expect(argv).toHaveLength(5);
+    const loaderAt = 2 + MEMORY.length;
+    expect(argv.slice(0, loaderAt)).toEqual(['--max-old-space-size=256', ...MEMORY, '--import']);
+    expect(argv[loaderAt]).toMatch(/^file:\/\/.*\/tsx\/dist\/loader\.mjs$/);
+    expect(argv).toHaveLength(loaderAt + 1);
   });
 
   it('keeps a parent that already loads tsx as it is', () => {

@@ -1,0 +1,130 @@
+/**
+ * What a sidecar or gateway loads carries none of the packages whose import alone costs a proxy
+ * megabytes of resident memory (undici ~21 MiB, zod ~14, prom-client ~10, pino ~7; issue 3's budget
+ * is 60 MB): a real Node process loads the data plane's modules, and uses the control-plane client,
+ * under a resolve hook that refuses them. Type-only imports are erased and do not count.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const REFUSED = ['undici', 'zod', 'prom-client', 'pino'];
+
+const HOOK = `const refused = ${JSON.stringify(REFUSED)};
+export async function resolve(specifier, context, next) {
+  if (refused.some((name) => specifier === name || specifier.startsWith(name + '/'))) {
+    throw new Error(specifier + ' imported by ' + context.parentURL);
+  }
+  return next(specifier, context);
+}
+`;
+
+/** Everything `trellis proxy` and `trellis gateway` load before they serve (commands load lazily). */
+const DATA_PLANE = [
+  'src/cli/program.ts',
+  'src/cli/commands/proxy.ts',
+  'src/cli/commands/gateway.ts',
+  'src/proxy/index.ts',
+  'src/proxy/workers/pool.ts',
+  'src/telemetry/exposition/index.ts',
+  'src/telemetry/proxy-metrics.ts',
+  'src/telemetry/process-metrics.ts',
+  'src/telemetry/metrics-server.ts',
+  'src/client/index.ts',
+  'src/core/index.ts',
+];
+
+interface Run {
+  code: number | null;
+  output: string;
+}
+
+describe('the data plane without undici, zod, prom-client or pino', () => {
+  let dir: string;
+  let register: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'trellis-imports-'));
+    await writeFile(join(dir, 'hook.mjs'), HOOK);
+    register = join(dir, 'register.mjs');
+    await writeFile(
+      register,
+      "import { register } from 'node:module';\nregister('./hook.mjs', import.meta.url);\n",
+    );
+  });
+
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Runs `node --import tsx --import <hook> <args>` from the repository root. */
+  function run(args: string[]): Promise<Run> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', '--import', register, ...args], {
+        cwd: process.cwd(),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+      });
+      child.stderr.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+      });
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, output }));
+    });
+  }
+
+  const script = (code: string) => ['--input-type=module', '-e', code];
+  const importAll = (modules: readonly string[]) =>
+    script(
+      `${modules.map((module) => `await import(${JSON.stringify(`./${module}`)});`).join('\n')}\nconsole.log('loaded');`,
+    );
+
+  it('loads the CLI commands, the proxies, their metrics, the worker pool and the client', async () => {
+    const result = await run(importAll(DATA_PLANE));
+    expect(result.output).not.toContain(' imported by ');
+    expect(result.output.trim()).toBe('loaded');
+    expect(result.code).toBe(0);
+  });
+
+  it("loads a worker's entry (which refuses to run outside a worker, after its imports)", async () => {
+    const result = await run(['src/proxy/workers/worker-main.ts']);
+    expect(result.output).not.toContain(' imported by ');
+    expect(result.output).toContain('runs as a worker forked by the proxy worker pool');
+  });
+
+  it('makes a request and a watch with the control-plane client', async () => {
+    // Against a port nothing listens on: every code path's imports load.
+    const result = await run(
+      script(`
+      const { createControlClient, watchMesh } = await import('./src/client/index.ts');
+      const url = 'http://127.0.0.1:1';
+      const client = createControlClient({ url, timeoutMs: 1000 });
+      const code = await client.listServices().then(() => 'ok', (error) => error.code);
+      await client.close();
+      let failed;
+      const watch = watchMesh({ url, onError: (error) => { failed = error.code; } });
+      while (failed === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
+      await watch.close();
+      console.log('done', code, failed);
+    `),
+    );
+    expect(result.output).not.toContain(' imported by ');
+    expect(result.output.trim()).toBe('done CONTROL_PLANE_UNAVAILABLE CONTROL_PLANE_UNAVAILABLE');
+    expect(result.code).toBe(0);
+  });
+
+  it.each([
+    ['src/telemetry/control-metrics.ts', 'prom-client'],
+    ['src/config/index.ts', 'zod'],
+    ['src/telemetry/access-log.ts', 'pino'],
+  ])('the hook is real: %s imports %s', async (module, name) => {
+    const result = await run(importAll([module]));
+    expect(result.output).toContain(`${name} imported by file://`);
+    expect(result.code).not.toBe(0);
+  });
+});
