@@ -1,6 +1,7 @@
 /**
- * The admin token: when set, every API path needs `Authorization: Bearer <token>` or
- * `X-Trellis-Token: <token>`; probes (/healthz, /readyz) stay open. Binding beyond loopback
+ * The admin token: when set, every API path and the OTLP receiver (/v1/traces: the proxies and the
+ * SDK send the token with their spans) need `Authorization: Bearer <token>` or
+ * `X-Trellis-Token: <token>`; probes (/healthz, /readyz), /metrics and the dashboard stay open. Binding beyond loopback
  * without a token is refused, so a fresh `trellis start` is never an open admin API on a network.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -9,9 +10,10 @@ import { isIP } from 'node:net';
 import { MeshError } from '../core/index.ts';
 
 const PROTECTED_PREFIXES = ['/api/', '/v1.0/'];
+const PROTECTED_PATHS = new Set(['/api', '/v1.0', '/v1/traces']);
 
 export function requiresToken(path: string): boolean {
-  return path === '/api' || path === '/v1.0' || PROTECTED_PREFIXES.some((prefix) => path.startsWith(prefix));
+  return PROTECTED_PATHS.has(path) || PROTECTED_PREFIXES.some((prefix) => path.startsWith(prefix));
 }
 
 /** Returns a checker that throws UNAUTHORIZED unless the request carries the token. */

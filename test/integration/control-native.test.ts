@@ -449,6 +449,20 @@ describe('control plane: admin token', () => {
     expect((await call(control.url, 'GET', '/readyz')).status).toBe(200);
   });
 
+  it('requires the token on the OTLP receiver too, so nobody else can write spans', async () => {
+    const body = JSON.stringify({ resourceSpans: [] });
+    const headers = { 'content-type': 'application/json' };
+    const anonymous = await fetch(`${control.url}/v1/traces`, { method: 'POST', body, headers });
+    expect(anonymous.status).toBe(401);
+    expect(((await anonymous.json()) as { error: { code: string } }).error.code).toBe('UNAUTHORIZED');
+    const allowed = await fetch(`${control.url}/v1/traces`, {
+      method: 'POST',
+      body,
+      headers: { ...headers, authorization: `Bearer ${token}` },
+    });
+    expect(allowed.status).toBe(200);
+  });
+
   it('refuses to listen beyond loopback without a token', async () => {
     const config = validate(trellisConfig, {
       control: { host: '0.0.0.0', port: 0, dataDir: control.dataDir },
