@@ -658,6 +658,9 @@ export const alertRuleInput = z
 export type AlertRuleInput = z.input<typeof alertRuleInput>;
 export type AlertRuleDefinition = z.output<typeof alertRuleInput>;
 
+/** Headers a webhook delivery sets itself. */
+const WEBHOOK_OWN_HEADERS = new Set(['content-type', 'content-length', 'host', 'user-agent', 'connection']);
+
 export const alertWebhookSettings = z
   .object({
     url: z.string().superRefine((url, ctx) => {
@@ -669,6 +672,19 @@ export const alertWebhookSettings = z
     timeout: durationBetween(100, 60_000).default(5_000),
     /** Attempts after the first, with exponential back-off. */
     maxRetries: intBetween(0, 20).default(5),
+    /** Sent with every delivery, e.g. `Authorization: Bearer …` for a receiver that wants one. */
+    headers: z
+      .record(
+        headerName.refine((name) => !WEBHOOK_OWN_HEADERS.has(name.toLowerCase()), {
+          message: 'set by Trellis: content-type, content-length, host, user-agent, connection',
+        }),
+        z
+          .string()
+          .max(4096)
+          .refine((value) => !/[\r\n\0]/.test(value), 'a header value cannot contain CR, LF or NUL'),
+      )
+      .refine((headers) => Object.keys(headers).length <= 32, 'at most 32 headers')
+      .optional(),
   })
   .strict();
 

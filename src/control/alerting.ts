@@ -70,6 +70,7 @@ export async function createAlerting(options: AlertingOptions): Promise<Alerting
           url: webhook.url,
           timeoutMs: webhook.timeout,
           maxRetries: webhook.maxRetries,
+          headers: webhook.headers,
           clock,
           logger,
           externalUrl,

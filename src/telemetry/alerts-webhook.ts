@@ -32,6 +32,8 @@ export interface WebhookNotifierOptions {
   externalUrl?: string;
   /** Alertmanager's `receiver`; default "trellis". */
   receiver?: string;
+  /** Sent with every delivery (e.g. `authorization`); content-type and user-agent are the notifier's. */
+  headers?: Readonly<Record<string, string>>;
 }
 
 export interface WebhookStats {
@@ -99,6 +101,11 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): WebhookN
   const { url, clock } = options;
   const logger = options.logger.child({ part: 'alert-webhook' });
   const timeoutMs = options.timeoutMs ?? 5_000;
+  const requestHeaders = {
+    ...options.headers,
+    'content-type': 'application/json',
+    'user-agent': 'trellis-alerts',
+  };
   const maxRetries = options.maxRetries ?? 5;
   const baseMs = options.backoffBaseMs ?? 500;
   const capMs = options.backoffMaxMs ?? 30_000;
@@ -141,7 +148,7 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): WebhookN
     try {
       const response = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'user-agent': 'trellis-alerts' },
+        headers: requestHeaders,
         body: JSON.stringify(payload),
         signal: controller.signal,
       });

@@ -22,6 +22,8 @@ export interface ClusterStatsHolder extends StatsHolder {
 
 export interface RouteStatsHolder extends StatsHolder {
   readonly routeName: string;
+  /** The route's path template for spans' `http.route` (`/api/*`), when its match has one. */
+  readonly httpRoute: string | undefined;
 }
 
 /** Every RequestStats of one proxy, by (service, route, direction). */

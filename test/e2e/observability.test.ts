@@ -29,6 +29,7 @@ import { eventually, kill, type Running, send, spawnTrellis } from './sidecar-he
 interface SpanNode {
   traceId: string;
   spanId: string;
+  name: string;
   parentSpanId: string | null;
   kind: string;
   service: string;
@@ -302,10 +303,17 @@ describe('observability end to end: gateway and two sidecars', { timeout: 120_00
     expect(tree.trace.spanCount).toBe(4);
     expect(tree.spans).toHaveLength(1);
     const gateway = tree.spans[0]!;
-    expect(gateway).toMatchObject({ service: 'gateway', kind: 'server', parentSpanId: null });
+    // Named by the route's path template (prefix /a), as OpenTelemetry's http.route asks.
+    expect(gateway).toMatchObject({
+      service: 'gateway',
+      kind: 'server',
+      parentSpanId: null,
+      name: 'GET /a/*',
+    });
     expect(gateway.attributes).toMatchObject({
       'peer.service': 'a',
       'trellis.route': 'to-a',
+      'http.route': '/a/*',
       'http.response.status_code': 200,
       'url.path': '/a/call',
       'url.query': 'find=me',

@@ -196,6 +196,20 @@ describe('alert webhook', () => {
     expect(receiver.received[1]!.commonLabels).toEqual(firing!.labels);
   });
 
+  it('sends the configured headers with every delivery', async () => {
+    const { receiver, notifier } = await setup(() => 200, {
+      headers: { Authorization: 'Bearer receiver-secret', 'X-Scope-OrgID': 'team-a' },
+    });
+    notifier.notify([alert()]);
+    await notifier.idle();
+    expect(receiver.headers[0]).toMatchObject({
+      authorization: 'Bearer receiver-secret',
+      'x-scope-orgid': 'team-a',
+      'content-type': 'application/json',
+      'user-agent': 'trellis-alerts',
+    });
+  });
+
   it('retries after 500s with exponential back-off, then delivers', async () => {
     const { receiver, notifier, clock } = await setup((index) =>
       index < 3 ? (index === 2 ? 503 : 500) : 200,

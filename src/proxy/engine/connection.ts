@@ -397,7 +397,10 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     const cluster = res.cluster!;
     const settings = res.settings!;
     if (metrics !== null) this.stats = metrics.statsOf(cluster, res.route);
-    if (observer !== null) observer.routed(cluster, (res.route as RouteStatsHolder | null)?.routeName);
+    if (observer !== null) {
+      const route = res.route as RouteStatsHolder | null;
+      observer.routed(cluster, route?.routeName, route?.httpRoute);
+    }
 
     let deadline = settings.requestTimeoutMs > 0 ? now + settings.requestTimeoutMs : INF;
     const deadlineIndex = findHeader(head, DEADLINE_HEADER);

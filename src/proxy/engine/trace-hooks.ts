@@ -138,13 +138,17 @@ export class ExchangeObserver {
     }
   }
 
-  /** The listener resolved the request to `cluster` (through gateway route `route`, if any). */
-  routed(cluster: Cluster, route: string | undefined): void {
+  /**
+   * The listener resolved the request to `cluster` (through gateway route `route`, whose path
+   * template is `httpRoute`, if any).
+   */
+  routed(cluster: Cluster, route: string | undefined, httpRoute: string | undefined): void {
     const span = this.span;
     if (span !== null) {
       span.peerService = cluster.name;
       span.balancer = cluster.balancer.kind;
       if (route !== undefined) span.route = route;
+      if (httpRoute !== undefined) span.httpRoute = httpRoute;
     }
     const record = this.record;
     if (record !== null) {

@@ -40,6 +40,7 @@ export interface GatewayListenerOptions extends ListenerOptions {
 class RouteTarget implements RouteStatsHolder {
   readonly stats = statsSlots();
   readonly routeName: string;
+  readonly httpRoute: string | undefined;
   private cluster: Cluster | undefined = undefined;
   private settings: ExchangeSettings | undefined = undefined;
   private settingsVersion = -1;
@@ -52,6 +53,7 @@ class RouteTarget implements RouteStatsHolder {
   ) {
     this.overrides = hasOverrides(route);
     this.routeName = route.name;
+    this.httpRoute = httpRouteOf(route);
   }
 
   clusterOf(): Cluster | undefined {
@@ -184,4 +186,17 @@ export async function createGatewayListener(options: GatewayListenerOptions): Pr
     owned?.close();
     throw error;
   }
+}
+
+/**
+ * The path template a route matches, for spans' `http.route` (OpenTelemetry): an exact path as it
+ * is, a prefix as `/prefix/*` (prefixes match whole segments); none for a regex or no path match,
+ * which have no template.
+ */
+export function httpRouteOf(route: Route): string | undefined {
+  const path = route.match.path;
+  if (path === undefined) return undefined;
+  if ('exact' in path) return path.exact;
+  if ('prefix' in path) return path.prefix.endsWith('/') ? `${path.prefix}*` : `${path.prefix}/*`;
+  return undefined;
 }

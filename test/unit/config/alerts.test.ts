@@ -106,7 +106,10 @@ describe('alerts in trellis.yaml', () => {
       alerts: {
         evaluationInterval: '15s',
         rules: [{ name: 'down', metric: 'unhealthyInstances', op: '>', threshold: 0, for: '30s' }],
-        webhook: { url: 'http://127.0.0.1:9093/api/v2/alerts' },
+        webhook: {
+          url: 'http://127.0.0.1:9093/api/v2/alerts',
+          headers: { Authorization: 'Bearer receiver-secret' },
+        },
       },
     });
     expect(config.alerts).toEqual({
@@ -121,7 +124,12 @@ describe('alerts in trellis.yaml', () => {
           severity: 'warning',
         },
       ],
-      webhook: { url: 'http://127.0.0.1:9093/api/v2/alerts', timeout: 5_000, maxRetries: 5 },
+      webhook: {
+        url: 'http://127.0.0.1:9093/api/v2/alerts',
+        timeout: 5_000,
+        maxRetries: 5,
+        headers: { Authorization: 'Bearer receiver-secret' },
+      },
     });
   });
 
@@ -135,7 +143,12 @@ describe('alerts in trellis.yaml', () => {
             { name: 'a', metric: 'openCircuits', op: '>', threshold: 1 },
             { name: 'b', metric: 'errorRate', op: '>', threshold: 0.1, window: 'forever' },
           ],
-          webhook: { url: 'mailto:ops@example.com', maxRetries: 50, secret: 'x' },
+          webhook: {
+            url: 'mailto:ops@example.com',
+            maxRetries: 50,
+            secret: 'x',
+            headers: { 'Content-Type': 'text/plain', 'bad name': 'x', 'X-Ok': 'a\r\nInjected: 1' },
+          },
         },
       }),
     );
@@ -143,6 +156,9 @@ describe('alerts in trellis.yaml', () => {
     expect(paths(error).sort()).toEqual([
       'alerts.evaluationInterval',
       'alerts.rules.2.window',
+      'alerts.webhook.headers.Content-Type',
+      'alerts.webhook.headers.X-Ok',
+      'alerts.webhook.headers.bad name',
       'alerts.webhook.maxRetries',
       'alerts.webhook.secret',
       'alerts.webhook.url',

@@ -33,7 +33,7 @@ describe('ListenerStats', () => {
   it('keeps directions and routes apart', () => {
     const metrics = createProxyMetrics();
     const orders = cluster('orders');
-    const route = { routeName: 'api', stats: statsSlots() };
+    const route = { routeName: 'api', httpRoute: '/api/*', stats: statsSlots() };
     const viaRoute = metrics.listener('gateway').statsOf(orders, route);
     const outbound = metrics.listener('outbound').statsOf(orders, null);
     const inbound = metrics.listener('inbound').statsOf(orders, null);
@@ -61,7 +61,7 @@ describe('proxy metrics exposition', () => {
     const metrics = createProxyMetrics();
     const stats = metrics
       .listener('gateway')
-      .statsOf(cluster('orders'), { routeName: 'api', stats: statsSlots() });
+      .statsOf(cluster('orders'), { routeName: 'api', httpRoute: '/api/*', stats: statsSlots() });
     stats.record(methodIndex('GET'), 200, 0.4);
     stats.record(methodIndex('GET'), 200, 3);
     stats.record(methodIndex('POST'), 502, 12_000);
