@@ -1,11 +1,5 @@
 import type { Socket } from 'node:net';
-import {
-  type AttemptOutcome,
-  type Clock,
-  DEADLINE_HEADER,
-  parseDeadline,
-  type TimerHandle,
-} from '../../core/index.ts';
+import { type AttemptOutcome, type Clock, DEADLINE_HEADER, parseDeadline } from '../../core/index.ts';
 import type { RouteStatsHolder } from '../../telemetry/proxy-stats.ts';
 import { methodIndex, type RequestStats } from '../../telemetry/request-stats.ts';
 import { type CannedResponse, MESH_ERRORS } from '../error-responses.ts';
@@ -29,6 +23,7 @@ import type {
   UpstreamOwner,
 } from '../upstream/index.ts';
 import type { EngineContext, Resolution } from './context.ts';
+import { attemptDeadline, DueTimer, upstreamDue } from './due-timer.ts';
 import {
   CONTINUE_100,
   ForwardHeadWriter,
@@ -119,8 +114,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
   private closeAfter = false;
   private clientEnded = false;
   private idleSince: number;
-  private timer: TimerHandle | null = null;
-  private timerAt = INF;
+  private readonly timer: DueTimer;
   /** When the connection started closing, and when its last write had gone out (0: not yet). */
   private closingSince = 0;
   private flushedAt = 0;
@@ -186,6 +180,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     this.socket = socket;
     this.ctx = ctx;
     this.clock = ctx.clock;
+    this.timer = new DueTimer(ctx.clock, this.onTimer);
     this.remoteAddress = normalizeAddress(socket.remoteAddress);
     this.heads = new ForwardHeadWriter(this.remoteAddress, ctx.trustForwarded);
     this.observer =
@@ -196,7 +191,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     socket.on('end', this.onClientEnd);
     socket.on('error', this.onClientError);
     socket.on('close', this.onClientClose);
-    this.armTimer(this.idleSince + ctx.clientIdleTimeoutMs);
+    this.timer.arm(this.idleSince + ctx.clientIdleTimeoutMs);
   }
 
   /** The listener is closing: finish the exchange in progress, then close; close now if idle. */
@@ -455,7 +450,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
       this.slotHeld = true;
       this.startAttempt(now);
     } else if (admission === 'queue') {
-      this.armTimer(deadline);
+      this.timer.arm(deadline);
     } else {
       this.respondError(cluster.errors.overflow);
     }
@@ -480,7 +475,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
       this.closeClient();
       return;
     }
-    this.armTimer(this.idleSince + this.ctx.clientIdleTimeoutMs);
+    this.timer.arm(this.idleSince + this.ctx.clientIdleTimeoutMs);
     if (!this.inFeed) this.resumeInput();
   }
 
@@ -547,8 +542,8 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     cluster.balancer.onRequestStart(endpoint);
     this.attemptStart = now;
     const perTry = this.settings!.retry.perTryTimeoutMs;
-    this.tryDeadline = perTry > 0 && now + perTry < this.deadline ? now + perTry : this.deadline;
-    this.armTimer(this.exchangeDue());
+    this.tryDeadline = attemptDeadline(now, this.deadline, perTry);
+    this.timer.arm(upstreamDue(this.settings!.idleTimeoutMs, this.lastActivity, this.tryDeadline));
     this.connect(endpoint, false);
   }
 
@@ -1054,7 +1049,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
       this.startAttempt();
       return;
     }
-    this.armTimer(Math.min(this.backoffAt, this.deadline));
+    this.timer.arm(Math.min(this.backoffAt, this.deadline));
   }
 
   /** UpstreamOwner */
@@ -1252,24 +1247,6 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
 
   // --- timers ---
 
-  /** The per-connection timer fires at the earliest due time; a later one never moves it back. */
-  private armTimer(at: number): void {
-    if (at === INF) return;
-    if (this.timer !== null) {
-      if (this.timerAt <= at) return;
-      this.clock.clearTimeout(this.timer);
-    }
-    this.timerAt = at;
-    this.timer = this.clock.setTimeout(this.onTimer, Math.max(0, at - this.clock.now()));
-    this.timer.unref?.();
-  }
-
-  private exchangeDue(): number {
-    const idle = this.settings!.idleTimeoutMs;
-    const at = this.tryDeadline;
-    return idle > 0 && this.lastActivity + idle < at ? this.lastActivity + idle : at;
-  }
-
   private readonly onTimer = (): void => {
     try {
       this.timerFired();
@@ -1279,14 +1256,12 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
   };
 
   private timerFired(): void {
-    this.timer = null;
-    this.timerAt = INF;
     const now = this.clock.now();
     switch (this.state) {
       case S_HEAD: {
         const at = this.idleSince + this.ctx.clientIdleTimeoutMs;
         if (now >= at) this.socket.destroy();
-        else this.armTimer(at);
+        else this.timer.arm(at);
         return;
       }
       case S_CLOSING:
@@ -1295,21 +1270,21 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
         if (this.socket.writableFinished) {
           if (this.flushedAt === 0) this.flushedAt = now;
           if (now - this.flushedAt >= LINGER_MS) this.socket.destroy();
-          else this.armTimer(this.flushedAt + LINGER_MS);
+          else this.timer.arm(this.flushedAt + LINGER_MS);
         } else if (now - this.closingSince >= MAX_CLOSING_MS) {
           this.socket.destroy();
         } else {
-          this.armTimer(now + LINGER_MS);
+          this.timer.arm(now + LINGER_MS);
         }
         return;
       case S_QUEUED:
         if (now >= this.deadline) this.timeoutExchange(MESH_ERRORS.timeout);
-        else this.armTimer(this.deadline);
+        else this.timer.arm(this.deadline);
         return;
       case S_BACKOFF:
         if (now >= this.deadline) this.timeoutExchange(MESH_ERRORS.timeout);
         else if (now >= this.backoffAt) this.startAttempt();
-        else this.armTimer(Math.min(this.backoffAt, this.deadline));
+        else this.timer.arm(Math.min(this.backoffAt, this.deadline));
         return;
       case S_CONNECTING:
       case S_UPSTREAM: {
@@ -1326,7 +1301,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
           this.timeoutExchange(MESH_ERRORS.idleTimeout);
           return;
         }
-        this.armTimer(this.exchangeDue());
+        this.timer.arm(upstreamDue(this.settings!.idleTimeoutMs, this.lastActivity, this.tryDeadline));
         return;
       }
       default:
@@ -1379,7 +1354,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     this.socket.end();
     if (this.clientEnded) this.socket.destroySoon();
     this.closingSince = this.clock.now();
-    this.armTimer(this.closingSince + LINGER_MS);
+    this.timer.arm(this.closingSince + LINGER_MS);
     this.syncReading();
   }
 
@@ -1420,10 +1395,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     }
     this.state = S_CLOSED;
     this.stash = null;
-    if (this.timer !== null) {
-      this.clock.clearTimeout(this.timer);
-      this.timer = null;
-    }
+    this.timer.clear();
     this.ctx.onClose(this);
   };
 }

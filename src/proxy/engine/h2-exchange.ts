@@ -6,7 +6,7 @@ import {
   type OutgoingHttpHeaders,
 } from 'node:http2';
 import type { Socket } from 'node:net';
-import type { AttemptOutcome, Clock, TimerHandle } from '../../core/index.ts';
+import type { AttemptOutcome, Clock } from '../../core/index.ts';
 import { type CannedResponse, cannedResponse, MESH_ERRORS } from '../error-responses.ts';
 import {
   ChunkedDecoder,
@@ -23,6 +23,7 @@ import type {
   UpstreamEndpoint,
 } from '../upstream/index.ts';
 import type { EngineContext, Resolution } from './context.ts';
+import { attemptDeadline, DueTimer, upstreamDue } from './due-timer.ts';
 import { CONTINUE_100, findHeader } from './forward-head.ts';
 import {
   BodyFraming,
@@ -108,8 +109,7 @@ export class H2Exchange implements ClusterWaiter {
   private backoffAt = 0;
   private lastActivity = 0;
   private slotHeld = false;
-  private timer: TimerHandle | null = null;
-  private timerAt = INF;
+  private readonly timer: DueTimer;
 
   // The request body, decoded from its HTTP/1.1 framing.
   private chunked = false;
@@ -160,6 +160,7 @@ export class H2Exchange implements ClusterWaiter {
     this.socket = host.socket;
     this.ctx = ctx;
     this.clock = ctx.clock;
+    this.timer = new DueTimer(ctx.clock, this.onTimer);
     this.remoteAddress = remoteAddress;
     this.heads = new H2RequestHeadWriter(remoteAddress, ctx.trustForwarded);
     this.socket.on('drain', this.onClientDrain);
@@ -225,7 +226,7 @@ export class H2Exchange implements ClusterWaiter {
       this.startAttempt(now);
     } else if (admission === 'queue') {
       this.syncReading();
-      this.armTimer(deadline);
+      this.timer.arm(deadline);
     } else {
       this.respondError(cluster.errors.overflow);
     }
@@ -406,8 +407,8 @@ export class H2Exchange implements ClusterWaiter {
     cluster.balancer.onRequestStart(endpoint);
     this.attemptStart = now;
     const perTry = this.settings!.retry.perTryTimeoutMs;
-    this.tryDeadline = perTry > 0 && now + perTry < this.deadline ? now + perTry : this.deadline;
-    this.armTimer(this.exchangeDue());
+    this.tryDeadline = attemptDeadline(now, this.deadline, perTry);
+    this.timer.arm(upstreamDue(this.settings!.idleTimeoutMs, this.lastActivity, this.tryDeadline));
     this.open(cluster.h2Sessions(endpoint).acquire(false));
   }
 
@@ -751,7 +752,7 @@ export class H2Exchange implements ClusterWaiter {
       this.startAttempt(this.clock.now());
       return;
     }
-    this.armTimer(Math.min(this.backoffAt, this.deadline));
+    this.timer.arm(Math.min(this.backoffAt, this.deadline));
   }
 
   /** The request deadline or the idle timeout passed. */
@@ -821,7 +822,7 @@ export class H2Exchange implements ClusterWaiter {
    * ends the exchange (ClientConnection → `abort`).
    */
   private cutClient(): void {
-    this.clearTimer();
+    this.timer.clear();
     this.socket.destroy();
   }
 
@@ -846,7 +847,7 @@ export class H2Exchange implements ClusterWaiter {
   }
 
   private reset(): void {
-    this.clearTimer();
+    this.timer.clear();
     this.detachStream(NGHTTP2_CANCEL);
     this.phase = X_IDLE;
     this.slotHeld = false;
@@ -872,31 +873,6 @@ export class H2Exchange implements ClusterWaiter {
 
   // --- timers ---
 
-  /** The timer fires at the earliest due time; a later one never moves it back. */
-  private armTimer(at: number): void {
-    if (at === INF) return;
-    if (this.timer !== null) {
-      if (this.timerAt <= at) return;
-      this.clock.clearTimeout(this.timer);
-    }
-    this.timerAt = at;
-    this.timer = this.clock.setTimeout(this.onTimer, Math.max(0, at - this.clock.now()));
-    this.timer.unref?.();
-  }
-
-  private clearTimer(): void {
-    if (this.timer === null) return;
-    this.clock.clearTimeout(this.timer);
-    this.timer = null;
-    this.timerAt = INF;
-  }
-
-  private exchangeDue(): number {
-    const idle = this.settings!.idleTimeoutMs;
-    const at = this.tryDeadline;
-    return idle > 0 && this.lastActivity + idle < at ? this.lastActivity + idle : at;
-  }
-
   private readonly onTimer = (): void => {
     try {
       this.timerFired();
@@ -906,18 +882,16 @@ export class H2Exchange implements ClusterWaiter {
   };
 
   private timerFired(): void {
-    this.timer = null;
-    this.timerAt = INF;
     const now = this.clock.now();
     switch (this.phase) {
       case X_QUEUED:
         if (now >= this.deadline) this.timeoutExchange(MESH_ERRORS.timeout);
-        else this.armTimer(this.deadline);
+        else this.timer.arm(this.deadline);
         return;
       case X_BACKOFF:
         if (now >= this.deadline) this.timeoutExchange(MESH_ERRORS.timeout);
         else if (now >= this.backoffAt) this.startAttempt(now);
-        else this.armTimer(Math.min(this.backoffAt, this.deadline));
+        else this.timer.arm(Math.min(this.backoffAt, this.deadline));
         return;
       case X_UPSTREAM: {
         if (now >= this.deadline) {
@@ -933,7 +907,7 @@ export class H2Exchange implements ClusterWaiter {
           this.timeoutExchange(MESH_ERRORS.idleTimeout);
           return;
         }
-        this.armTimer(this.exchangeDue());
+        this.timer.arm(upstreamDue(this.settings!.idleTimeoutMs, this.lastActivity, this.tryDeadline));
         return;
       }
       default:
