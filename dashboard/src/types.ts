@@ -1,27 +1,11 @@
 /** The API's answers, as far as the dashboard reads them (see docs/api.md). */
-export type Health = 'healthy' | 'degraded' | 'unhealthy' | 'unknown';
+// The server's own model types (type-only imports: nothing of src/ reaches the bundle).
+import type { HealthState as Health } from '../../src/core/model/health.ts';
+import type { Instance } from '../../src/core/model/instance.ts';
+import type { Service } from '../../src/core/model/service.ts';
+import type { WindowFigures as Figures } from '../../src/telemetry/latency-window.ts';
 
-export interface Service {
-  name: string;
-  tags: string[];
-  metadata: Record<string, string>;
-  createdAt: number;
-}
-
-export interface Instance {
-  id: string;
-  service: string;
-  address: string;
-  port: number;
-  tags: string[];
-  metadata: Record<string, string>;
-  weight: number;
-  zone?: string;
-  version?: string;
-  health: Health;
-  healthChangedAt: number;
-  healthOutput?: string;
-}
+export type { Figures, Health, Instance, Service };
 
 export interface Policy {
   service: string;
@@ -54,18 +38,6 @@ export type Change =
   | { type: 'policy.delete'; service: string; revision: number }
   | { type: 'route.put'; route: Route; revision: number }
   | { type: 'route.delete'; name: string; revision: number };
-
-export interface Figures {
-  requests: number;
-  failed: number;
-  errorRate: number;
-  rps: number;
-  avgMs: number | null;
-  p50Ms: number | null;
-  p95Ms: number | null;
-  p99Ms: number | null;
-  maxMs: number | null;
-}
 
 export interface Stats {
   windowMs: number;
