@@ -122,34 +122,41 @@ function applyChange(state: MeshState, change: Change): MeshState {
   const next: MeshState = { ...state, revision: Math.max(state.revision, change.revision) };
   switch (change.type) {
     case 'service.put':
-      next.services = new Map(state.services).set(change.service.name, change.service);
+      next.services = withEntry(state.services, change.service.name, change.service);
       break;
     case 'service.delete':
-      next.services = new Map(state.services);
-      next.services.delete(change.name);
+      next.services = withoutEntry(state.services, change.name);
       break;
     case 'instance.put':
-      next.instances = new Map(state.instances).set(change.instance.id, change.instance);
+      next.instances = withEntry(state.instances, change.instance.id, change.instance);
       break;
     case 'instance.delete':
-      next.instances = new Map(state.instances);
-      next.instances.delete(change.id);
+      next.instances = withoutEntry(state.instances, change.id);
       break;
     case 'policy.put':
-      next.policies = new Map(state.policies).set(change.policy.service, change.policy);
+      next.policies = withEntry(state.policies, change.policy.service, change.policy);
       break;
     case 'policy.delete':
-      next.policies = new Map(state.policies);
-      next.policies.delete(change.service);
+      next.policies = withoutEntry(state.policies, change.service);
       break;
     case 'route.put':
-      next.routes = new Map(state.routes).set(change.route.name, change.route);
+      next.routes = withEntry(state.routes, change.route.name, change.route);
       break;
     case 'route.delete':
-      next.routes = new Map(state.routes);
-      next.routes.delete(change.name);
+      next.routes = withoutEntry(state.routes, change.name);
       break;
   }
+  return next;
+}
+
+/** A copy of `map` with `key` set: the state is replaced, never changed, so components re-render. */
+function withEntry<V>(map: ReadonlyMap<string, V>, key: string, value: V): Map<string, V> {
+  return new Map(map).set(key, value);
+}
+
+function withoutEntry<V>(map: ReadonlyMap<string, V>, key: string): Map<string, V> {
+  const next = new Map(map);
+  next.delete(key);
   return next;
 }
 
