@@ -1,18 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ControlClient, createControlClient } from '../../src/client/index.ts';
-import { isMeshError, type MeshError } from '../../src/core/index.ts';
 import { startTestControl, type TestControl } from '../helpers/control.ts';
+import { rejection as failure } from '../helpers/mesh-error.ts';
 import { freePort } from '../helpers/ports.ts';
-
-async function failure(run: () => Promise<unknown>): Promise<MeshError> {
-  try {
-    await run();
-  } catch (error) {
-    if (isMeshError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a MeshError');
-}
 
 describe('createControlClient against a real control node', () => {
   let node: TestControl;

@@ -6,17 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createControlClient } from '../../src/client/index.ts';
-import { isMeshError, type MeshError } from '../../src/core/index.ts';
-
-async function failure(run: () => Promise<unknown>): Promise<MeshError> {
-  try {
-    await run();
-  } catch (error) {
-    if (isMeshError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a MeshError');
-}
+import { rejection as failure } from '../helpers/mesh-error.ts';
 
 interface Scripted {
   url: string;

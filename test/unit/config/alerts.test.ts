@@ -7,20 +7,9 @@ import {
   trellisConfig,
   validate,
 } from '../../../src/config/index.ts';
-import { isMeshError, type MeshError } from '../../../src/core/index.ts';
 import { ALERT_METRICS, ALERT_OPS, ALERT_SEVERITIES } from '../../../src/telemetry/alert-rules.ts';
+import { failure, paths } from '../../helpers/mesh-error.ts';
 
-function failure(run: () => unknown): MeshError {
-  try {
-    run();
-  } catch (error) {
-    if (isMeshError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a validation failure');
-}
-
-const paths = (error: MeshError) => error.details.map((detail) => detail.path);
 const rule = (input: Record<string, unknown>) =>
   validate(alertRuleInput, { name: 'r', metric: 'errorRate', op: '>', threshold: 0.05, ...input });
 

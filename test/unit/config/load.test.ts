@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/index.ts';
-import { isMeshError, type MeshError } from '../../../src/core/index.ts';
+import { rejection as failure } from '../../helpers/mesh-error.ts';
 
 let dir: string;
 
@@ -19,16 +19,6 @@ async function file(name: string, text: string): Promise<string> {
   const path = join(dir, name);
   await writeFile(path, text);
   return path;
-}
-
-async function failure(run: () => Promise<unknown>): Promise<MeshError> {
-  try {
-    await run();
-  } catch (error) {
-    if (isMeshError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected loadConfig to fail');
 }
 
 const YAML = `control:

@@ -11,19 +11,7 @@ import {
   trellisConfig,
   validate,
 } from '../../../src/config/index.ts';
-import { isMeshError, type MeshError } from '../../../src/core/index.ts';
-
-function failure(run: () => unknown): MeshError {
-  try {
-    run();
-  } catch (error) {
-    if (isMeshError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a validation failure');
-}
-
-const paths = (error: MeshError) => error.details.map((detail) => detail.path);
+import { failure, paths } from '../../helpers/mesh-error.ts';
 
 describe('service policy defaults', () => {
   it("are Envoy's and linkerd's", () => {

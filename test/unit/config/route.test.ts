@@ -1,18 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { routeInput, trellisConfig, validate } from '../../../src/config/index.ts';
-import { isMeshError, type MeshError } from '../../../src/core/index.ts';
+import { failure, paths } from '../../helpers/mesh-error.ts';
 
-function failure(run: () => unknown): MeshError {
-  try {
-    run();
-  } catch (error) {
-    if (isMeshError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a validation failure');
-}
-
-const paths = (error: MeshError) => error.details.map((detail) => detail.path);
 const route = (input: Record<string, unknown>) =>
   validate(routeInput, { name: 'api', service: 'orders', ...input });
 

@@ -6,17 +6,7 @@ import {
   trellisConfig,
   validate,
 } from '../../../src/config/index.ts';
-import { isMeshError } from '../../../src/core/index.ts';
-
-function failure(run: () => unknown) {
-  try {
-    run();
-  } catch (error) {
-    if (isMeshError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a validation failure');
-}
+import { failure } from '../../helpers/mesh-error.ts';
 
 describe('the one schema', () => {
   it('fills defaults for an instance registration', () => {

@@ -6,17 +6,7 @@ import {
   trellisConfig,
   validate,
 } from '../../../src/config/index.ts';
-import { isMeshError, type MeshError } from '../../../src/core/index.ts';
-
-function failure(run: () => unknown): MeshError {
-  try {
-    run();
-  } catch (error) {
-    if (isMeshError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a MeshError');
-}
+import { failure } from '../../helpers/mesh-error.ts';
 
 describe('telemetry settings', () => {
   it('defaults to a 10,000-trace collector and no forwarding', () => {

@@ -1,6 +1,5 @@
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { isMeshError, type MeshError } from '../../../../src/core/index.ts';
 import {
   createResource,
   decodeTraceRequest,
@@ -12,6 +11,7 @@ import {
   SpanKind,
   StatusCode,
 } from '../../../../src/telemetry/index.ts';
+import { failure } from '../../../helpers/mesh-error.ts';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const SPAN = '00f067aa0ba902b7';
@@ -43,16 +43,6 @@ function baseSpan(extra: Record<string, unknown> = {}): Record<string, unknown> 
     endTimeUnixNano: '1700000000012500000',
     ...extra,
   };
-}
-
-function failure(run: () => unknown): MeshError {
-  try {
-    run();
-  } catch (error) {
-    if (isMeshError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a MeshError');
 }
 
 describe('OTLP/JSON decoding', () => {
