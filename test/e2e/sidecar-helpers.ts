@@ -10,6 +10,7 @@ import {
 } from 'node:http';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { eventually as pollUntil } from '../helpers/control.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TRELLIS_BIN = fileURLToPath(new URL('../../bin/trellis.js', import.meta.url));
@@ -282,26 +283,11 @@ export function pidsConnectedTo(port: number, among: number[]): number[] {
   });
 }
 
-/** Polls `probe` until it returns a truthy value; throws with the last value or error after `timeoutMs`. */
-export async function eventually<T>(
+/** The shared poller (test/helpers/control.ts) with the longer defaults processes need. */
+export function eventually<T>(
   probe: () => Promise<T | undefined | null | false> | T | undefined | null | false,
   timeoutMs = 10_000,
   intervalMs = 100,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value) return value;
-      last = value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `not met within ${timeoutMs} ms (last: ${last instanceof Error ? last.message : String(last)})`,
-      );
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
+  return pollUntil(probe, timeoutMs, intervalMs);
 }

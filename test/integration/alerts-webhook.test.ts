@@ -11,6 +11,7 @@ import {
   type WebhookNotifierOptions,
   type WebhookPayload,
 } from '../../src/telemetry/alerts-webhook.ts';
+import { eventually } from '../helpers/control.ts';
 
 const logger = pino({ level: 'silent' });
 const TIMEOUT_MS = 5_000;
@@ -88,12 +89,9 @@ function alert(overrides: Partial<Alert> = {}): Alert {
   };
 }
 
-async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+/** Polls every 10 ms until `probe` holds (the shared poller). */
+async function until(probe: () => boolean, timeoutMs = 5_000): Promise<void> {
+  await eventually(probe, timeoutMs, 10);
 }
 
 describe('alert webhook', () => {

@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createControlClient } from '../../src/client/index.ts';
+import { eventually } from '../helpers/control.ts';
 import { rejection as failure } from '../helpers/mesh-error.ts';
 
 interface Scripted {
@@ -48,12 +49,9 @@ function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Pr
   return listen(createServer(handler));
 }
 
-async function until(probe: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+/** Polls every 10 ms until `probe` holds (the shared poller). */
+async function until(probe: () => boolean, timeoutMs = 5_000): Promise<void> {
+  await eventually(probe, timeoutMs, 10);
 }
 
 describe('createControlClient over node:http', () => {

@@ -8,6 +8,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type MeshWatch, watchMesh } from '../../src/client/index.ts';
 import type { MeshError, MeshSnapshot } from '../../src/core/index.ts';
+import { eventually } from '../helpers/control.ts';
 
 const snapshot = (revision: number, services: string[] = []): MeshSnapshot => ({
   revision,
@@ -70,12 +71,9 @@ function watch(url: string, options: Partial<Parameters<typeof watchMesh>[0]> = 
   return { watch: created, errors };
 }
 
-async function until(probe: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+/** Polls every 10 ms until `probe` holds (the shared poller). */
+async function until(probe: () => boolean, timeoutMs = 5_000): Promise<void> {
+  await eventually(probe, timeoutMs, 10);
 }
 
 const stream = (res: ServerResponse) => res.writeHead(200, { 'content-type': 'text/event-stream' });
