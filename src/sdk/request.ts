@@ -1,7 +1,7 @@
 /** From `mesh.fetch()` arguments to a MeshRequest, and from a MeshRequest to what undici sends. */
 import { Readable } from 'node:stream';
 import { Headers } from 'undici';
-import { MeshError, parseDuration } from '../core/index.ts';
+import { HOP_BY_HOP_HEADERS, MeshError, parseDuration } from '../core/index.ts';
 import { parentHeaders } from './tracing.ts';
 import type { MeshBody, MeshFetchInit, MeshRequest } from './types.ts';
 
@@ -92,17 +92,8 @@ export async function prepareBody(body: MeshBody | null, headers: Headers): Prom
   throw badRequest('body', 'expected a string, bytes, URLSearchParams, a Blob or a stream');
 }
 
-/** Connection-level headers belong to one hop; undici manages them (and refuses some). */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'te',
-  'trailer',
-  'expect',
-]);
+/** Connection-level headers belong to one hop; undici manages them (and refuses some, `expect` too). */
+const HOP_BY_HOP: ReadonlySet<string> = new Set([...HOP_BY_HOP_HEADERS, 'expect']);
 
 /** The headers to send, as a record for undici; content-length only for streams (undici sets it otherwise). */
 export function outgoingHeaders(headers: Headers, body: OutgoingBody): Record<string, string> {

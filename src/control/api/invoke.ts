@@ -11,7 +11,14 @@ import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
 import { type SeedCallRequest, seedCallRequest, validate } from '../../config/index.ts';
-import { DEADLINE_HEADER, formatDeadline, isMeshError, MeshError, parseDeadline } from '../../core/index.ts';
+import {
+  DEADLINE_HEADER,
+  formatDeadline,
+  HOP_BY_HOP_HEADERS,
+  isMeshError,
+  MeshError,
+  parseDeadline,
+} from '../../core/index.ts';
 import type { ControlRouter, Handler } from '../context.ts';
 import { hasBody, json, type Reply } from '../http.ts';
 import { invocationError, type MeshInvoker } from '../invoker.ts';
@@ -33,17 +40,8 @@ const MESH_ERROR_HEADER = 'x-trellis-error';
 /** Of a request body the callee did not wait for, this much more is read and dropped before the connection is cut. */
 const DRAIN_LIMIT_BYTES = 8 * 1024 * 1024;
 
-/** Hop-by-hop headers (RFC 9110 7.6.1) and `expect`: they describe one connection, never forwarded. */
-const HOP_BY_HOP: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'expect',
-]);
+/** Hop-by-hop headers and `expect` (the control plane answers 100 Continue itself): never forwarded. */
+const HOP_BY_HOP: ReadonlySet<string> = new Set([...HOP_BY_HOP_HEADERS, 'expect']);
 
 export function isDaprInvoke(path: string): boolean {
   return path.startsWith(DAPR_INVOKE_PREFIX);

@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
-import { DEADLINE_HEADER } from '../../core/index.ts';
+import { DEADLINE_HEADER, HOP_BY_HOP_HEADERS } from '../../core/index.ts';
 import { HEADER_STRIDE, HeaderKind, REQUEST_HOP_BY_HOP, type RequestHead } from '../http1/index.ts';
 import { type AbsoluteTarget, splitAbsolute } from '../routing/index.ts';
 
@@ -14,16 +14,7 @@ const REQUEST_DROP =
   REQUEST_HOP_BY_HOP | HeaderKind.Host | HeaderKind.TransferEncoding | HeaderKind.XForwardedFor;
 
 /** Response fields an HTTP/1.1 client never gets from an HTTP/2 response (most are illegal there anyway). */
-const RESPONSE_DROP: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'te',
-  'trailer',
-  'proxy-authenticate',
-]);
+const RESPONSE_DROP: ReadonlySet<string> = new Set([...HOP_BY_HOP_HEADERS, 'proxy-authenticate']);
 
 const INF = Number.POSITIVE_INFINITY;
 
