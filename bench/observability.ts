@@ -13,29 +13,16 @@
  * stdout. Every process started is stopped by PID at the end.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { cpuNanoseconds, freePort, ROOT, type Started, startProcess } from './lib/processes.ts';
+import { createBenchRun, loadSettings, log, QUICK } from './lib/run.ts';
 import { fmt, median } from './lib/stats.ts';
 import { ensureCommands } from './lib/system.ts';
 import { checkBody, type Environment, logTail, startControlPlane, startUpstream } from './proxy/targets.ts';
 import { runWrk, stopRunningWrk, type WrkResult, wrkErrors } from './proxy/wrk.ts';
 
-const QUICK = process.env.QUICK === '1';
-const setting = (name: string, normal: number, quick = normal) => {
-  const raw = process.env[name];
-  const value = raw === undefined || raw === '' ? (QUICK ? quick : normal) : Number(raw);
-  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number`);
-  return value;
-};
-const ROUNDS = setting('ROUNDS', 3, 1);
-const DUR = setting('DUR', 5, 2);
-const WARM = setting('WARM', 3, 1);
-const CONNS = setting('CONNS', 32);
-const CORE_LOAD = setting('CORE_LOAD', 0);
-const CORE_PROXY = setting('CORE_PROXY', 1);
-const BODY_BYTES = setting('BODY_BYTES', 1024);
+const { ROUNDS, DUR, WARM, CONNS, CORE_LOAD, CORE_PROXY, BODY_BYTES } = loadSettings(3);
 const PARTS = new Set((process.env.PARTS ?? 'proxy topology').split(/[\s,]+/));
 const READY_TIMEOUT_MS = 30_000;
 
@@ -69,13 +56,7 @@ interface Sample {
   errors: number;
 }
 
-const started: Started[] = [];
-const cleanups: Array<() => void> = [];
-let cleanedUp = false;
-
-function log(line: string): void {
-  process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
-}
+const run = createBenchRun(stopRunningWrk);
 
 async function proxyPart(): Promise<void> {
   ensureCommands({ wrk: 'wrk', nginx: 'nginx', taskset: 'util-linux' }, log);
@@ -85,14 +66,12 @@ async function proxyPart(): Promise<void> {
       `need two distinct cores CORE_LOAD=${CORE_LOAD} CORE_PROXY=${CORE_PROXY} (found ${cores})`,
     );
   }
-  const dir = mkdtempSync(join(tmpdir(), 'trellis-bench-observability-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const env: Environment = {
-    dir,
+    dir: run.tempDir('trellis-bench-observability-'),
     bodyBytes: BODY_BYTES,
     coreLoad: CORE_LOAD,
     coreProxy: CORE_PROXY,
-    track: (child) => started.push(child),
+    track: run.track,
   };
   const upstream = await startUpstream(env);
   const control = await startControlPlane(env, join(ROOT, 'bin/trellis.js'));
@@ -319,24 +298,16 @@ function topologyPart(): void {
     throw new Error(`the topology benchmark failed (exit ${child.status ?? child.signal})`);
 }
 
-async function cleanup(): Promise<void> {
-  if (cleanedUp) return;
-  cleanedUp = true;
-  stopRunningWrk();
-  await Promise.all(started.reverse().map((child) => child.stop()));
-  for (const fn of cleanups.reverse()) fn();
-}
-
-process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
-process.on('SIGTERM', () => void cleanup().then(() => process.exit(143)));
+process.on('SIGINT', () => void run.cleanup().then(() => process.exit(130)));
+process.on('SIGTERM', () => void run.cleanup().then(() => process.exit(143)));
 
 try {
   if (PARTS.has('proxy')) await proxyPart();
-  await cleanup();
+  await run.cleanup();
   if (PARTS.has('topology')) topologyPart();
 } catch (error) {
   console.error(`bench:observability failed: ${(error as Error).message}`);
   process.exitCode = 1;
 } finally {
-  await cleanup();
+  await run.cleanup();
 }

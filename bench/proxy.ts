@@ -17,11 +17,12 @@
  */
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { cpus, release, tmpdir } from 'node:os';
+import { cpus, release } from 'node:os';
 import { join } from 'node:path';
-import { cpuNanoseconds, residentMiB, rssMiB, type Started } from './lib/processes.ts';
+import { cpuNanoseconds, residentMiB, rssMiB } from './lib/processes.ts';
+import { createBenchRun, loadSettings, log, setting } from './lib/run.ts';
 import { ensureCommands } from './lib/system.ts';
 import {
   NOISY_CORES,
@@ -48,22 +49,9 @@ import {
 import { seedControlPlane, stageTrellis } from './proxy/trellis.ts';
 import { runWrk, stopRunningWrk } from './proxy/wrk.ts';
 
-const QUICK = process.env.QUICK === '1';
-const setting = (name: string, normal: number, quick = normal) => {
-  const raw = process.env[name];
-  const value = raw === undefined || raw === '' ? (QUICK ? quick : normal) : Number(raw);
-  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number`);
-  return value;
-};
-const ROUNDS = setting('ROUNDS', 3, 1);
-const DUR = setting('DUR', 5, 2);
-const WARM = setting('WARM', 5, 1);
-const CONNS = setting('CONNS', 32);
+const { ROUNDS, DUR, WARM, CONNS, CORE_LOAD, CORE_PROXY, BODY_BYTES } = loadSettings(5);
 const RATE = setting('RATE', 1000);
 const PACED_CONNS = setting('PACED_CONNS', 16);
-const CORE_LOAD = setting('CORE_LOAD', 0);
-const CORE_PROXY = setting('CORE_PROXY', 1);
-const BODY_BYTES = setting('BODY_BYTES', 1024);
 /** Before each run, wait up to this long for other processes to use under QUIET_CORES… */
 const QUIET_WAIT = setting('QUIET_WAIT', 15, 5);
 const QUIET_CORES = 0.15;
@@ -79,15 +67,9 @@ const NODE_PACKAGES: Partial<Record<TargetId, Record<string, string>>> = {
   fastify: { fastify: '5.12.8', '@fastify/http-proxy': '11.6.3' },
 };
 
-const started: Started[] = [];
-const cleanups: Array<() => void> = [];
-let cleanedUp = false;
+const run = createBenchRun(stopRunningWrk);
 /** Set once a signal or the time bound stops the run, so the wrk it kills is not reported as a failure. */
 let stopping = false;
-
-function log(line: string): void {
-  process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
-}
 
 async function main(): Promise<void> {
   const selected = selectTargets(process.env.CONFIGS);
@@ -109,14 +91,12 @@ async function main(): Promise<void> {
   );
   deadline.unref();
 
-  const dir = mkdtempSync(join(tmpdir(), 'trellis-bench-proxy-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const env: Environment = {
-    dir,
+    dir: run.tempDir('trellis-bench-proxy-'),
     bodyBytes: BODY_BYTES,
     coreLoad: CORE_LOAD,
     coreProxy: CORE_PROXY,
-    track: (child) => started.push(child),
+    track: run.track,
   };
 
   const upstream = await startUpstream(env);
@@ -466,17 +446,9 @@ function reasonOf(text: string): string {
   return (reason ?? lines.at(-1) ?? 'unknown').slice(0, 200);
 }
 
-async function cleanup(): Promise<void> {
-  if (cleanedUp) return;
-  cleanedUp = true;
-  stopRunningWrk();
-  await Promise.all(started.reverse().map((child) => child.stop()));
-  for (const fn of cleanups.reverse()) fn();
-}
-
 async function shutdown(code: number): Promise<never> {
   stopping = true;
-  await cleanup();
+  await run.cleanup();
   process.exit(code);
 }
 
@@ -489,5 +461,5 @@ try {
   if (!stopping) console.error(`bench:proxy failed: ${(error as Error).message}`);
   process.exitCode = 1;
 } finally {
-  await cleanup();
+  await run.cleanup();
 }

@@ -1,14 +1,9 @@
 import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Route } from '../../src/core/index.ts';
-import {
-  createProxy,
-  createStaticSource,
-  type ProxyListener,
-  type TrellisProxy,
-} from '../../src/proxy/index.ts';
+import type { ProxyListener, TrellisProxy } from '../../src/proxy/index.ts';
+import { closeAll, startTestGateway } from '../helpers/proxy-harness.ts';
 import {
   echo,
   eventually,
@@ -23,8 +18,6 @@ import {
   startUpstream,
   type Upstream,
 } from './proxy-helpers.ts';
-
-const logger = pino({ level: 'silent' });
 
 function route(name: string, service: string, prefix: string, extra: Partial<Route> = {}): Route {
   return {
@@ -116,20 +109,14 @@ describe('proxy forwarding (gateway, HTTP/1.1 on raw sockets)', () => {
       };
       pump();
     });
-    const source = createStaticSource({
+    ({ proxy, gateway } = await startTestGateway({
       instances: [instance('web', upstream.port), instance('big', big.port)],
       routes: [route('web', 'web', '/'), route('big', 'big', '/big')],
       policies: [policy('web', { loadBalancer: { kind: 'round-robin' } })],
-    });
-    proxy = createProxy({ source, logger });
-    gateway = await proxy.gateway({ port: 0 });
+    }));
   });
 
-  afterAll(async () => {
-    await proxy.close();
-    await upstream.close();
-    await big.close();
-  });
+  afterAll(() => closeAll(proxy, upstream, big));
 
   it('forwards a GET with x-forwarded-*, via and a deadline', async () => {
     const before = Date.now();
@@ -386,7 +373,7 @@ describe('proxy forwarding: upgrades, bad upstreams, stale connections', () => {
       );
     });
     servers.push(ws, broken, stale, closing);
-    const source = createStaticSource({
+    ({ proxy, gateway } = await startTestGateway({
       instances: [
         instance('ws', ws.port),
         instance('broken', broken.port),
@@ -400,15 +387,10 @@ describe('proxy forwarding: upgrades, bad upstreams, stale connections', () => {
         route('closing', 'closing', '/closing'),
       ],
       policies: [policy('stale', { retry: { ...policy('stale').retry, maxAttempts: 1 } })],
-    });
-    proxy = createProxy({ source, logger });
-    gateway = await proxy.gateway({ port: 0 });
+    }));
   });
 
-  afterAll(async () => {
-    await proxy.close();
-    for (const server of servers) await server.close();
-  });
+  afterAll(() => closeAll(proxy, ...servers));
 
   it('passes a WebSocket upgrade through and pipes both ways', async () => {
     const socket = connect(gateway.port, '127.0.0.1');
@@ -463,13 +445,11 @@ describe('proxy forwarding: upgrades, bad upstreams, stale connections', () => {
 describe('proxy lifecycle', () => {
   it('frees the concurrency slot of a client that went away', async () => {
     const slow = await startUpstream((_req, res) => setTimeout(() => res.end('late'), 300));
-    const source = createStaticSource({
+    const { proxy, gateway } = await startTestGateway({
       instances: [instance('one', slow.port)],
       routes: [route('one', 'one', '/')],
       policies: [policy('one', { concurrency: { maxInFlight: 1, maxPending: 0 } })],
     });
-    const proxy = createProxy({ source, logger });
-    const gateway = await proxy.gateway({ port: 0 });
     try {
       const socket = connect(gateway.port, '127.0.0.1');
       socket.write('GET /a HTTP/1.1\r\nhost: t\r\n\r\n');
@@ -487,12 +467,10 @@ describe('proxy lifecycle', () => {
 
   it('drains on close: the exchange in progress finishes with connection: close, new ones are refused', async () => {
     const slow = await startUpstream((_req, res) => setTimeout(() => res.end('done'), 200));
-    const source = createStaticSource({
+    const { proxy, gateway } = await startTestGateway({
       instances: [instance('one', slow.port)],
       routes: [route('one', 'one', '/')],
     });
-    const proxy = createProxy({ source, logger });
-    const gateway = await proxy.gateway({ port: 0 });
     const idle = await RawClient.open(gateway.port);
     const inFlight = request(gateway.port, 'GET', '/slow', { headers: { connection: 'keep-alive' } });
     await sleep(50);

@@ -10,17 +10,17 @@ import {
   type Settings,
 } from 'node:http2';
 import { connect, createServer as createNetServer, type Socket } from 'node:net';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Route, ServicePolicy } from '../../src/core/index.ts';
-import {
-  createProxy,
-  createStaticSource,
-  type ProxyListener,
-  type StaticSource,
-  type TrellisProxy,
-} from '../../src/proxy/index.ts';
+import type { ProxyListener, StaticSource, TrellisProxy } from '../../src/proxy/index.ts';
 import { freePort } from '../helpers/ports.ts';
+import {
+  closeAll,
+  plainPolicy,
+  quickRetryPolicy,
+  serviceRoute,
+  startTestGateway,
+} from '../helpers/proxy-harness.ts';
 import {
   echo,
   eventually,
@@ -33,8 +33,6 @@ import {
   startUpstream,
   type Upstream,
 } from './proxy-helpers.ts';
-
-const logger = pino({ level: 'silent' });
 
 interface H2Upstream {
   port: number;
@@ -255,34 +253,18 @@ async function startDualUpstream(): Promise<{ port: number; close(): Promise<voi
   };
 }
 
+/** The paths under `/<service>/`, the prefix stripped. */
 function route(service: string): Route {
-  return {
-    name: service,
-    priority: 0,
-    match: { path: { prefix: `/${service}/` } },
-    service,
-    stripPrefix: true,
-    createdAt: 0,
-  };
+  return { ...serviceRoute(service), match: { path: { prefix: `/${service}/` } } };
 }
 
-type PolicyChanges = Parameters<typeof policy>[1];
-
 /** h2c, round-robin, no breaker, no outlier detection, no retries: each test turns on what it looks at. */
-function h2c(service: string, changes: PolicyChanges = {}): ServicePolicy {
-  const base = policy(service);
-  return policy(service, {
-    upstreamProtocol: 'h2c',
-    loadBalancer: { kind: 'round-robin' },
-    circuitBreaker: { ...base.circuitBreaker, enabled: false },
-    outlierDetection: { ...base.outlierDetection, enabled: false },
-    retry: { ...base.retry, maxAttempts: 1 },
-    ...changes,
-  });
+function h2c(service: string, changes: Parameters<typeof plainPolicy>[1] = {}): ServicePolicy {
+  return plainPolicy(service, { upstreamProtocol: 'h2c', ...changes });
 }
 
 function retry(changes: Partial<ServicePolicy['retry']>): ServicePolicy['retry'] {
-  return { ...policy('x').retry, backoffBaseMs: 1, backoffMaxMs: 5, ...changes };
+  return quickRetryPolicy('x', changes);
 }
 
 describe('proxy to h2c upstreams', () => {
@@ -401,9 +383,11 @@ describe('proxy to h2c upstreams', () => {
       policy('plain', { loadBalancer: { kind: 'round-robin' } }),
     ];
     const services = [...new Set(instances.map((i) => i.service))];
-    source = createStaticSource({ instances, policies, routes: services.map(route) });
-    proxy = createProxy({ source, logger });
-    gateway = await proxy.gateway({ port: 0 });
+    ({ proxy, source, gateway } = await startTestGateway({
+      instances,
+      policies,
+      routes: services.map(route),
+    }));
     outbound = await proxy.outbound({ port: 0 });
     inbound = await proxy.inbound({
       port: 0,
@@ -412,12 +396,9 @@ describe('proxy to h2c upstreams', () => {
     });
   });
 
-  afterAll(async () => {
-    await proxy.close();
-    for (const upstream of [a, b, refuser, failing, slow, limited, idle, leaving, stale, held, dual, h1]) {
-      await upstream.close();
-    }
-  });
+  afterAll(() =>
+    closeAll(proxy, a, b, refuser, failing, slow, limited, idle, leaving, stale, held, dual, h1),
+  );
 
   it('forwards a GET as an HTTP/2 stream: pseudo-headers, forwarding fields, no hop-by-hop fields', async () => {
     const before = Date.now();

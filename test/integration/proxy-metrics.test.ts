@@ -2,18 +2,19 @@
  * Metrics of real traffic: requests through a gateway, an outbound and an inbound listener of one
  * proxy to real upstreams, then the proxy's own /metrics port is scraped and read back.
  */
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Route, ServicePolicy } from '../../src/core/index.ts';
-import {
-  createProxy,
-  createStaticSource,
-  type ProxyListener,
-  type TrellisProxy,
-} from '../../src/proxy/index.ts';
+import type { ProxyListener, TrellisProxy } from '../../src/proxy/index.ts';
 import type { MetricsServer } from '../../src/telemetry/index.ts';
 import { type Exposition, parseExposition } from '../helpers/exposition.ts';
 import { freePort } from '../helpers/ports.ts';
+import {
+  closeAll,
+  createTestProxy,
+  plainPolicy as plain,
+  quickRetryPolicy as retry,
+  serviceRoute as route,
+  startTestGateway,
+} from '../helpers/proxy-harness.ts';
 import {
   echo,
   instance,
@@ -24,35 +25,6 @@ import {
   startUpstream,
   type Upstream,
 } from './proxy-helpers.ts';
-
-const logger = pino({ level: 'silent' });
-
-function route(service: string): Route {
-  return {
-    name: service,
-    priority: 0,
-    match: { path: { prefix: `/${service}` } },
-    service,
-    stripPrefix: true,
-    createdAt: 0,
-  };
-}
-
-/** No breaker, no outlier detection, no retries, round-robin: each service turns on what it shows. */
-function plain(service: string, changes: Parameters<typeof policy>[1] = {}): ServicePolicy {
-  const base = policy(service);
-  return policy(service, {
-    loadBalancer: { kind: 'round-robin' },
-    circuitBreaker: { ...base.circuitBreaker, enabled: false },
-    outlierDetection: { ...base.outlierDetection, enabled: false },
-    retry: { ...base.retry, maxAttempts: 1 },
-    ...changes,
-  });
-}
-
-function retry(service: string, changes: Partial<ServicePolicy['retry']>): ServicePolicy['retry'] {
-  return { ...policy(service).retry, backoffBaseMs: 1, backoffMaxMs: 5, ...changes };
-}
 
 const gw = (service: string) => ({ service, route: service, direction: 'gateway' });
 
@@ -126,9 +98,7 @@ describe('proxy metrics from real traffic', () => {
       plain('slow'),
     ];
     const services = [...new Set(instances.map((i) => i.service))];
-    const source = createStaticSource({ instances, policies, routes: services.map(route) });
-    proxy = createProxy({ source, logger });
-    gateway = await proxy.gateway({ port: 0 });
+    ({ proxy, gateway } = await startTestGateway({ instances, policies, routes: services.map(route) }));
     outbound = await proxy.outbound({ port: 0 });
     inbound = await proxy.inbound({
       port: 0,
@@ -138,10 +108,7 @@ describe('proxy metrics from real traffic', () => {
     metricsServer = await proxy.serveMetrics({ port: 0 });
   });
 
-  afterAll(async () => {
-    await proxy?.close();
-    for (const upstream of upstreams) await upstream.close();
-  });
+  afterAll(() => closeAll(proxy, ...upstreams));
 
   it('counts requests by service, route, method, status class and direction, and times them', async () => {
     const started = performance.now();
@@ -316,11 +283,10 @@ describe('proxy metrics from real traffic', () => {
 describe('proxy without metrics', () => {
   it('forwards as usual and has nothing to serve', async () => {
     const upstream = await startUpstream(echo('plain'));
-    const source = createStaticSource({
-      instances: [instance('plain', upstream.port)],
-      routes: [route('plain')],
-    });
-    const proxy = createProxy({ source, logger, metrics: false });
+    const { proxy } = createTestProxy(
+      { instances: [instance('plain', upstream.port)], routes: [route('plain')] },
+      { metrics: false },
+    );
     try {
       const gateway = await proxy.gateway({ port: 0 });
       expect((await request(gateway.port, 'GET', '/plain/x')).status).toBe(200);

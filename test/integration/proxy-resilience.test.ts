@@ -1,14 +1,14 @@
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BALANCER_KINDS, type BalancerKind, type Route, type ServicePolicy } from '../../src/core/index.ts';
-import {
-  createProxy,
-  createStaticSource,
-  type ProxyListener,
-  type StaticSource,
-  type TrellisProxy,
-} from '../../src/proxy/index.ts';
+import { BALANCER_KINDS, type BalancerKind, type ServicePolicy } from '../../src/core/index.ts';
+import type { ProxyListener, StaticSource, TrellisProxy } from '../../src/proxy/index.ts';
 import { freePort } from '../helpers/ports.ts';
+import {
+  closeAll,
+  plainPolicy as plain,
+  retryPolicy as retry,
+  serviceRoute as route,
+  startTestGateway,
+} from '../helpers/proxy-harness.ts';
 import {
   echo,
   instance,
@@ -21,35 +21,6 @@ import {
   startUpstream,
   type Upstream,
 } from './proxy-helpers.ts';
-
-const logger = pino({ level: 'silent' });
-
-function route(service: string): Route {
-  return {
-    name: service,
-    priority: 0,
-    match: { path: { prefix: `/${service}` } },
-    service,
-    stripPrefix: true,
-    createdAt: 0,
-  };
-}
-
-/** No breaker, no outlier detection, no retries: each test turns on what it looks at. */
-function plain(service: string, changes: Parameters<typeof policy>[1] = {}): ServicePolicy {
-  const base = policy(service);
-  return policy(service, {
-    loadBalancer: { kind: 'round-robin' },
-    circuitBreaker: { ...base.circuitBreaker, enabled: false },
-    outlierDetection: { ...base.outlierDetection, enabled: false },
-    retry: { ...base.retry, maxAttempts: 1 },
-    ...changes,
-  });
-}
-
-function retry(service: string, changes: Partial<ServicePolicy['retry']>): ServicePolicy['retry'] {
-  return { ...policy(service).retry, ...changes };
-}
 
 async function names(
   port: number,
@@ -172,16 +143,14 @@ describe('proxy resilience', () => {
       plain('queue', { concurrency: { maxInFlight: 1, maxPending: 4 } }),
     ];
     const services = [...new Set(instances.map((i) => i.service))];
-    source = createStaticSource({ instances, policies, routes: services.map(route) });
-    proxy = createProxy({ source, logger });
-    gateway = await proxy.gateway({ port: 0 });
+    ({ proxy, source, gateway } = await startTestGateway({
+      instances,
+      policies,
+      routes: services.map(route),
+    }));
   });
 
-  afterAll(async () => {
-    await proxy.close();
-    for (const upstream of upstreams) await upstream.close();
-    await resetting.close();
-  });
+  afterAll(() => closeAll(proxy, ...upstreams, resetting));
 
   it('round-robin spreads evenly over three upstreams', async () => {
     expect(await names(gateway.port, '/lb-round-robin/x', 30)).toEqual({ u0: 10, u1: 10, u2: 10 });

@@ -1,14 +1,12 @@
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Route } from '../../src/core/index.ts';
 import {
   createInboundListener,
-  createProxy,
-  createStaticSource,
   type ProxyListener,
   type StaticSource,
   type TrellisProxy,
 } from '../../src/proxy/index.ts';
+import { closeAll, createTestProxy, silentLogger, startTestGateway } from '../helpers/proxy-harness.ts';
 import {
   echo,
   eventually,
@@ -19,8 +17,6 @@ import {
   startUpstream,
   type Upstream,
 } from './proxy-helpers.ts';
-
-const logger = pino({ level: 'silent' });
 
 function route(name: string, service: string, match: Route['match'], extra: Partial<Route> = {}): Route {
   return { name, priority: 0, match, service, stripPrefix: false, createdAt: 0, ...extra };
@@ -65,18 +61,13 @@ describe('gateway routing', () => {
       route('post-only', 'post-only', { path: { exact: '/submit' }, methods: ['POST'] }),
       route('v2', 'v2', { path: { regex: '/v[0-9]+/.*' } }, { priority: 5 }),
     ];
-    source = createStaticSource({
+    ({ proxy, source, gateway } = await startTestGateway({
       instances: names.map((name, i) => instance(name, upstreams[i].port)),
       routes,
-    });
-    proxy = createProxy({ source, logger });
-    gateway = await proxy.gateway({ port: 0 });
+    }));
   });
 
-  afterAll(async () => {
-    await proxy.close();
-    for (const upstream of upstreams) await upstream.close();
-  });
+  afterAll(() => closeAll(proxy, ...upstreams));
 
   it('matches exact paths before prefixes, and strips the prefix', async () => {
     expect(await seen(gateway.port, 'GET', '/api/admin')).toMatchObject({ name: 'admin', url: '/api/admin' });
@@ -171,16 +162,11 @@ describe('sidecar listeners', () => {
   beforeAll(async () => {
     orders = await startUpstream(echo('orders'));
     app = await startUpstream(echo('app'));
-    const source = createStaticSource({ instances: [instance('orders', orders.port)] });
-    proxy = createProxy({ source, logger });
+    ({ proxy } = createTestProxy({ instances: [instance('orders', orders.port)] }));
     outbound = await proxy.outbound({ port: 0 });
   });
 
-  afterAll(async () => {
-    await proxy.close();
-    await orders.close();
-    await app.close();
-  });
+  afterAll(() => closeAll(proxy, orders, app));
 
   it('outbound: addresses a service by an absolute-form target (HTTP_PROXY)', async () => {
     const response = await request(outbound.port, 'GET', 'http://orders/items?id=7', {
@@ -241,7 +227,11 @@ describe('sidecar listeners', () => {
     const down = await startUpstream(echo('down'));
     const port = down.port;
     await down.close();
-    const inbound = await createInboundListener({ port: 0, app: { address: '127.0.0.1', port }, logger });
+    const inbound = await createInboundListener({
+      port: 0,
+      app: { address: '127.0.0.1', port },
+      logger: silentLogger(),
+    });
     try {
       const response = await request(inbound.port, 'GET', '/');
       expect(response.status).toBe(502);

@@ -1,48 +1,29 @@
-import { pino } from 'pino';
 import { Response } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEADLINE_HEADER, isMeshError } from '../../src/core/index.ts';
-import { connect, type Mesh } from '../../src/index.ts';
-import { eventually, startTestControl, type TestControl } from '../helpers/control.ts';
-import { type App, startApp } from './sdk-apps.ts';
-
-const logger = pino({ level: 'silent' });
+import type { Mesh } from '../../src/index.ts';
+import { eventually, type TestControl } from '../helpers/control.ts';
+import { answerLate, type SdkTestMesh, startSdkMesh } from '../helpers/sdk-mesh.ts';
+import type { App } from './sdk-apps.ts';
 
 describe('SDK: mesh.fetch through real sockets', () => {
+  let sdk: SdkTestMesh;
   let node: TestControl;
   let mesh: Mesh;
   const web: App[] = [];
-  const cleanup: Array<() => Promise<unknown>> = [];
 
   beforeAll(async () => {
-    node = await startTestControl();
-    cleanup.push(() => node.close());
-    mesh = await connect({ control: node.url, logger });
-    cleanup.push(() => mesh.close());
-    for (const name of ['web-1', 'web-2', 'web-3']) {
-      const app = await startApp(name);
-      cleanup.push(() => app.close());
-      web.push(app);
-      await mesh.register({ service: 'web', port: app.port, healthPath: '/health', checkInterval: '200ms' });
-    }
-    const slow = await startApp('slow', (_request, res) => {
-      const timer = setTimeout(() => res.end('late'), 3_000);
-      res.on('close', () => clearTimeout(timer));
-    });
-    cleanup.push(() => slow.close());
-    await mesh.register({ service: 'slow', port: slow.port, healthPath: '/health', checkInterval: '200ms' });
-    const empty = await startApp('empty', (request, res) => {
-      res.statusCode = request.url === '/204' ? 204 : 200;
-      res.setHeader('x-app', 'empty');
-      res.setHeader('set-cookie', ['a=1', 'b=2']);
-      res.end(request.url === '/204' ? undefined : 'body');
-    });
-    cleanup.push(() => empty.close());
-    await mesh.register({
-      service: 'empty',
-      port: empty.port,
-      healthPath: '/health',
-      checkInterval: '200ms',
+    sdk = await startSdkMesh();
+    ({ node, mesh } = sdk);
+    for (const name of ['web-1', 'web-2', 'web-3']) web.push(await sdk.instance('web', { name }));
+    await sdk.instance('slow', { handler: answerLate(3_000) });
+    await sdk.instance('empty', {
+      handler: (request, res) => {
+        res.statusCode = request.url === '/204' ? 204 : 200;
+        res.setHeader('x-app', 'empty');
+        res.setHeader('set-cookie', ['a=1', 'b=2']);
+        res.end(request.url === '/204' ? undefined : 'body');
+      },
     });
     await eventually(
       () =>
@@ -53,9 +34,7 @@ describe('SDK: mesh.fetch through real sockets', () => {
     );
   });
 
-  afterAll(async () => {
-    for (const step of cleanup.reverse()) await step().catch(() => {});
-  });
+  afterAll(() => sdk?.close());
 
   function servedBy(): Record<string, number> {
     return Object.fromEntries(web.map((app) => [app.name, app.requests.length]));

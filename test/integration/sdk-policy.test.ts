@@ -1,36 +1,22 @@
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolvePolicy } from '../../src/config/index.ts';
 import { DEADLINE_HEADER, isMeshError } from '../../src/core/index.ts';
-import { connect, type Mesh } from '../../src/index.ts';
-import { eventually, startTestControl, type TestControl } from '../helpers/control.ts';
-import { type App, startApp } from './sdk-apps.ts';
-
-const logger = pino({ level: 'silent' });
+import type { Mesh } from '../../src/index.ts';
+import { eventually, type TestControl } from '../helpers/control.ts';
+import { answerLate, type SdkTestMesh, startSdkMesh } from '../helpers/sdk-mesh.ts';
+import type { App } from './sdk-apps.ts';
 
 describe("SDK: the services' policies from the mesh, applied live", () => {
+  let sdk: SdkTestMesh;
   let node: TestControl;
   let mesh: Mesh;
   const web: App[] = [];
-  const cleanup: Array<() => Promise<unknown>> = [];
 
   beforeAll(async () => {
-    node = await startTestControl();
-    cleanup.push(() => node.close());
-    mesh = await connect({ control: node.url, logger });
-    cleanup.push(() => mesh.close());
-    for (const name of ['web-1', 'web-2', 'web-3']) {
-      const app = await startApp(name);
-      cleanup.push(() => app.close());
-      web.push(app);
-      await mesh.register({ service: 'web', port: app.port, healthPath: '/health', checkInterval: '200ms' });
-    }
-    const slow = await startApp('slow', (_request, res) => {
-      const timer = setTimeout(() => res.end('late'), 2_000);
-      res.on('close', () => clearTimeout(timer));
-    });
-    cleanup.push(() => slow.close());
-    await mesh.register({ service: 'slow', port: slow.port, healthPath: '/health', checkInterval: '200ms' });
+    sdk = await startSdkMesh();
+    ({ node, mesh } = sdk);
+    for (const name of ['web-1', 'web-2', 'web-3']) web.push(await sdk.instance('web', { name }));
+    await sdk.instance('slow', { handler: answerLate(2_000) });
     await eventually(
       () =>
         mesh.instances('web').filter((instance) => instance.health === 'healthy').length === 3 &&
@@ -39,9 +25,7 @@ describe("SDK: the services' policies from the mesh, applied live", () => {
     );
   });
 
-  afterAll(async () => {
-    for (const step of cleanup.reverse()) await step().catch(() => {});
-  });
+  afterAll(() => sdk?.close());
 
   async function setPolicy(service: string, input: unknown): Promise<void> {
     const policy = resolvePolicy(service, input);
