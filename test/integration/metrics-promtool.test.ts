@@ -7,13 +7,13 @@
 import { spawn } from 'node:child_process';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Route } from '../../src/core/index.ts';
 import { type DataPlane, startDataPlane } from '../../src/proxy/data-plane/data-plane.ts';
 import { createProxy, createStaticSource, type TrellisProxy } from '../../src/proxy/index.ts';
 import { type MetricsServer, renderFamilies } from '../../src/telemetry/index.ts';
 import { startTestControl, type TestControl } from '../helpers/control.ts';
 import { parseExposition } from '../helpers/exposition.ts';
 import { freePort } from '../helpers/ports.ts';
+import { serviceRoute } from '../helpers/proxy-harness.ts';
 import { echo, instance, policy, request, startUpstream, type Upstream } from './proxy-helpers.ts';
 
 interface PromtoolResult {
@@ -45,15 +45,6 @@ function promtoolCheck(text: string): Promise<PromtoolResult> {
   });
 }
 
-const route = (service: string): Route => ({
-  name: service,
-  priority: 0,
-  match: { path: { prefix: `/${service}` } },
-  service,
-  stripPrefix: true,
-  createdAt: 0,
-});
-
 describe('promtool check metrics', () => {
   let upstream: Upstream;
   let proxy: TrellisProxy;
@@ -77,7 +68,7 @@ describe('promtool check metrics', () => {
         instance('broken', deadPort),
       ],
       policies: [breakerPolicy],
-      routes: [route('checked'), route('broken')],
+      routes: [serviceRoute('checked'), serviceRoute('broken')],
     });
     proxy = createProxy({ source, logger: pino({ level: 'silent' }), metrics: { processMetrics: true } });
     const gateway = await proxy.gateway({ port: 0 });
