@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Command } from 'commander';
 import { type ControlClient, createControlClient } from '../client/index.ts';
 import { reportError } from './exit-codes.ts';
 
@@ -60,4 +60,20 @@ export function action<A extends unknown[]>(
       ctx.setExitCode(reportError(error, ctx.stderr));
     }
   };
+}
+
+/** A command that lists one kind of thing: `--json` prints `{"<name>": [...]}`, else `render`'s table. */
+export function listCommand<T>(
+  ctx: CliContext,
+  name: string,
+  description: string,
+  list: (client: ControlClient) => Promise<T[]>,
+  render: (items: T[]) => string,
+): Command {
+  return addClientOptions(new Command(name).description(description)).action(
+    action(ctx, async (flags: ClientFlags) => {
+      const items = await withClient(ctx, flags, list);
+      print(ctx, flags, { [name]: items }, () => render(items));
+    }),
+  );
 }

@@ -1,4 +1,3 @@
-import type { BackoffOptions } from '../client/index.ts';
 import {
   accessLogRule,
   addressRule,
@@ -9,11 +8,10 @@ import {
   sampleRatioRule,
   text,
 } from '../config/fields.ts';
-import type { Logger } from '../core/index.ts';
-import { type Clock, createJsonLogger, DEFAULT_PROXY_SAMPLE_RATIO } from '../core/index.ts';
-import { type ListenerAddress, startDataPlane } from './data-plane/index.ts';
+import { createJsonLogger, DEFAULT_PROXY_SAMPLE_RATIO } from '../core/index.ts';
+import { type ListenerAddress, type ProxyProcessOptions, startDataPlane } from './data-plane/index.ts';
 
-export interface GatewayOptions {
+export interface GatewayOptions extends ProxyProcessOptions {
   /** The control plane whose routes and services the gateway follows. */
   control: string;
   token?: string;
@@ -21,25 +19,6 @@ export interface GatewayOptions {
   host?: string;
   /** Default 7480; 0 lets the OS pick. */
   port?: number;
-  /** How long shutting down waits for exchanges in progress (default 10 s). */
-  drainTimeout?: string | number;
-  /** Proxy processes (default 1: the listener runs in this process). */
-  workers?: number;
-  /**
-   * Share of new traces sampled, 0-1 (default 1); requests bringing a decision follow it. Spans (one per
-   * request, service `gateway`) go to the control plane's `/v1/traces`.
-   */
-  sampleRatio?: number;
-  /** `off` (default), `stdout` or a file: one JSON line per request. */
-  accessLog?: string;
-  /** Prometheus text at `http://<host>:<port>/metrics` (every worker's metrics summed); default off. */
-  metricsPort?: number;
-  logger?: Logger;
-  /** The workers' log level (default: the logger's). */
-  logLevel?: string;
-  clock?: Clock;
-  random?: () => number;
-  backoff?: BackoffOptions;
 }
 
 /** An edge gateway running apart from the control plane. */

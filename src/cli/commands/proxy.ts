@@ -2,18 +2,14 @@ import { Command, Option } from 'commander';
 import { parseDuration } from '../../core/index.ts';
 import { action, type CliContext, DEFAULT_CONTROL_URL } from '../context.ts';
 import { collect, durationText, hostPort, nonNegativeInteger, portNumber } from '../flags.ts';
-import { dataPlaneOptions, type ObservabilityFlags } from '../observability-flags.ts';
-import { exitOnSignal } from '../shutdown.ts';
+import { type DataPlaneFlags, dataPlaneOptions, runDataPlane } from '../observability-flags.ts';
 
-interface ProxyFlags extends ObservabilityFlags {
+interface ProxyFlags extends DataPlaneFlags {
   service: string;
   app: string;
   inboundPort?: number;
   outboundPort?: number;
-  host?: string;
   advertise?: string;
-  control?: string;
-  token?: string;
   healthPath?: string;
   tcpCheck?: boolean;
   checkInterval?: string;
@@ -22,15 +18,8 @@ interface ProxyFlags extends ObservabilityFlags {
   zone?: string;
   version?: string;
   id?: string;
-  drainTimeout: string;
   propagationDelay: string;
-  workers: number;
-  metricsPort?: number;
-  logLevel: string;
 }
-
-/** Beyond draining, what a stuck shutdown may take before the process gives up on it. */
-const CLOSE_SLACK_MS = 10_000;
 
 export function proxyCommand(ctx: CliContext): Command {
   const command = new Command('proxy')
@@ -78,53 +67,31 @@ export function proxyCommand(ctx: CliContext): Command {
   );
 }
 
-async function runSidecar(ctx: CliContext, flags: ProxyFlags): Promise<void> {
-  const [{ startSidecar }, { createJsonLogger }] = await Promise.all([
-    import('../../proxy/index.ts'),
-    import('../../core/index.ts'),
-  ]);
-  const logger = createJsonLogger({ level: flags.logLevel });
-  const shutdown = exitOnSignal(
-    ctx,
-    logger,
-    parseDuration(flags.propagationDelay) + parseDuration(flags.drainTimeout) + CLOSE_SLACK_MS,
-  );
-  const control = flags.control || ctx.env.TRELLIS_CONTROL || DEFAULT_CONTROL_URL;
-  const sidecar = await startSidecar({
-    service: flags.service,
-    app: flags.app,
-    control,
-    token: flags.token || ctx.env.TRELLIS_ADMIN_TOKEN || undefined,
-    host: flags.host,
-    inboundPort: flags.inboundPort,
-    outboundPort: flags.outboundPort,
-    advertiseAddress: flags.advertise,
-    healthPath: flags.healthPath,
-    tcpCheck: flags.tcpCheck,
-    checkInterval: flags.checkInterval,
-    tags: flags.tag,
-    weight: flags.weight,
-    zone: flags.zone,
-    version: flags.version,
-    id: flags.id,
-    drainTimeout: flags.drainTimeout,
-    propagationDelay: flags.propagationDelay,
-    workers: flags.workers,
-    sampleRatio: flags.sampleRatio,
-    accessLog: flags.accessLog,
-    metricsPort: flags.metricsPort,
-    logger,
-    logLevel: flags.logLevel,
+function runSidecar(ctx: CliContext, flags: ProxyFlags): Promise<void> {
+  return runDataPlane(ctx, flags, {
+    lingerMs: parseDuration(flags.propagationDelay),
+    start: ({ startSidecar }, options) =>
+      startSidecar({
+        ...options,
+        service: flags.service,
+        app: flags.app,
+        inboundPort: flags.inboundPort,
+        outboundPort: flags.outboundPort,
+        advertiseAddress: flags.advertise,
+        healthPath: flags.healthPath,
+        tcpCheck: flags.tcpCheck,
+        checkInterval: flags.checkInterval,
+        tags: flags.tag,
+        weight: flags.weight,
+        zone: flags.zone,
+        version: flags.version,
+        id: flags.id,
+        propagationDelay: flags.propagationDelay,
+      }),
+    banner: (sidecar) =>
+      `trellis sidecar for ${flags.service}\n` +
+      `  inbound:  ${sidecar.inbound.host}:${sidecar.inbound.port} → app ${flags.app}\n` +
+      `  outbound: ${sidecar.outbound.host}:${sidecar.outbound.port} (HTTP_PROXY=http://${sidecar.outbound.host}:${sidecar.outbound.port})\n` +
+      `  instance: ${sidecar.instanceId} (${sidecar.registered() ? 'registered' : 'registering once the control plane answers'})\n`,
   });
-  const { inbound, outbound } = sidecar;
-  ctx.stdout(
-    `trellis sidecar for ${flags.service}\n` +
-      `  inbound:  ${inbound.host}:${inbound.port} → app ${flags.app}\n` +
-      `  outbound: ${outbound.host}:${outbound.port} (HTTP_PROXY=http://${outbound.host}:${outbound.port})\n` +
-      `  instance: ${sidecar.instanceId} (${sidecar.registered() ? 'registered' : 'registering once the control plane answers'})\n` +
-      `  control:  ${control}\n` +
-      (sidecar.metricsUrl ? `  metrics:  ${sidecar.metricsUrl}\n` : '') +
-      (flags.workers > 1 ? `  workers:  ${sidecar.workerPids().join(', ')}\n` : ''),
-  );
-  shutdown.started(sidecar);
 }

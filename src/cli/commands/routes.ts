@@ -1,23 +1,15 @@
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import type { PathMatch, Route } from '../../core/index.ts';
-import {
-  action,
-  addClientOptions,
-  type CliContext,
-  type ClientFlags,
-  print,
-  withClient,
-} from '../context.ts';
+import { type CliContext, listCommand } from '../context.ts';
 import { formatTable } from '../table.ts';
 
 export function routesCommand(ctx: CliContext): Command {
-  return addClientOptions(
-    new Command('routes').description("list the gateway's routes, highest priority first"),
-  ).action(
-    action(ctx, async (flags: ClientFlags) => {
-      const routes = await withClient(ctx, flags, (client) => client.listRoutes());
-      print(ctx, flags, { routes }, () => renderRoutes(routes));
-    }),
+  return listCommand(
+    ctx,
+    'routes',
+    "list the gateway's routes, highest priority first",
+    (client) => client.listRoutes(),
+    renderRoutes,
   );
 }
 

@@ -1,23 +1,15 @@
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import type { ServiceSummary } from '../../client/index.ts';
-import {
-  action,
-  addClientOptions,
-  type CliContext,
-  type ClientFlags,
-  print,
-  withClient,
-} from '../context.ts';
+import { type CliContext, listCommand } from '../context.ts';
 import { formatTable } from '../table.ts';
 
 export function servicesCommand(ctx: CliContext): Command {
-  return addClientOptions(
-    new Command('services').description('list services and how many of their instances are healthy'),
-  ).action(
-    action(ctx, async (flags: ClientFlags) => {
-      const services = await withClient(ctx, flags, (client) => client.listServices());
-      print(ctx, flags, { services }, () => renderServices(services));
-    }),
+  return listCommand(
+    ctx,
+    'services',
+    'list services and how many of their instances are healthy',
+    (client) => client.listServices(),
+    renderServices,
   );
 }
 

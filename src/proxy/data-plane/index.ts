@@ -5,3 +5,4 @@ export {
   openObservability,
 } from './observability.ts';
 export { type DataPlanePlan, type ListenerAddress, type ListenerSpec, openListeners } from './plan.ts';
+export type { ProxyProcessOptions } from './process-options.ts';

@@ -1,4 +1,4 @@
-import type { BackoffOptions, RegistrationInput } from '../../client/index.ts';
+import type { RegistrationInput } from '../../client/index.ts';
 import {
   accessLogRule,
   addressRule,
@@ -18,11 +18,10 @@ import {
   tagsRule,
   text,
 } from '../../config/fields.ts';
-import type { Logger } from '../../core/index.ts';
-import { type Clock, DEFAULT_PROXY_SAMPLE_RATIO, defaultInstanceId } from '../../core/index.ts';
-import type { ListenerAddress } from '../data-plane/index.ts';
+import { DEFAULT_PROXY_SAMPLE_RATIO, defaultInstanceId } from '../../core/index.ts';
+import type { ListenerAddress, ProxyProcessOptions } from '../data-plane/index.ts';
 
-export interface SidecarOptions {
+export interface SidecarOptions extends ProxyProcessOptions {
   /** The service the app is an instance of. */
   service: string;
   /** Where the app listens: `host:port`, or an address and a port. */
@@ -51,28 +50,8 @@ export interface SidecarOptions {
   version?: string;
   /** Default `<service>-<address>-<inbound port>`. */
   id?: string;
-  /** How long shutting down waits for exchanges in progress (default 10 s). */
-  drainTimeout?: string | number;
   /** How long the sidecar keeps serving after deregistering, while peers learn of it (default 500 ms). */
   propagationDelay?: string | number;
-  /** Proxy processes (default 1: the listeners run in this process). */
-  workers?: number;
-  /**
-   * Share of new traces sampled, 0-1 (default 1); requests bringing a decision follow it. Spans (one per
-   * hop, named by `service`) go to the control plane's `/v1/traces`.
-   */
-  sampleRatio?: number;
-  /** `off` (default), `stdout` or a file: one JSON line per request. */
-  accessLog?: string;
-  /** Prometheus text at `http://<host>:<port>/metrics` (every worker's metrics summed); default off. */
-  metricsPort?: number;
-  logger?: Logger;
-  /** The workers' log level (default: the logger's). */
-  logLevel?: string;
-  clock?: Clock;
-  random?: () => number;
-  /** Reconnecting to the control plane, and retrying the registration (default 100 ms doubling up to 5 s). */
-  backoff?: BackoffOptions;
 }
 
 const WILDCARDS = new Set(['0.0.0.0', '::', '[::]']);

@@ -66,10 +66,7 @@ export function parseTraceparent(
   into.reset();
   const length = end - start;
   if (length < TRACEPARENT_LENGTH || end > input.length) return false;
-  const word =
-    typeof input === 'string'
-      ? readString(input, start, length, into.ids)
-      : readBytes(input, start, length, into.ids);
+  const word = readTraceparent(input, start, length, into.ids);
   if (word < 0) return false;
   const version = word >> 8;
   if (version === 0xff || (version === 0 && length !== TRACEPARENT_LENGTH)) return false;
@@ -84,91 +81,49 @@ export function parseTraceparent(
  * The separators and the 52 hex digits of a traceparent in one pass, ids into `ids`: returns
  * version << 8 | flags, or -1 when a separator or digit is wrong or an id is all zero.
  */
-function readBytes(src: Uint8Array, start: number, length: number, ids: Uint8Array): number {
-  if (src[start + 2] !== DASH || src[start + 35] !== DASH || src[start + 52] !== DASH) return -1;
-  if (length > TRACEPARENT_LENGTH && src[start + TRACEPARENT_LENGTH] !== DASH) return -1;
-  const values = LOWER_HEX_VALUES;
-  let bad = 0;
-  let trace = 0;
-  let span = 0;
-  let p = start + 3;
-  for (let i = 0; i < TRACE_ID_BYTES; i++, p += 2) {
-    const high = values[src[p]!]!;
-    const low = values[src[p + 1]!]!;
-    bad |= high | low;
-    const byte = (high << 4) | low;
-    ids[i] = byte;
-    trace |= byte;
-  }
-  p = start + 36;
-  for (let i = SPAN_AT; i < SPAN_AT + SPAN_ID_BYTES; i++, p += 2) {
-    const high = values[src[p]!]!;
-    const low = values[src[p + 1]!]!;
-    bad |= high | low;
-    const byte = (high << 4) | low;
-    ids[i] = byte;
-    span |= byte;
-  }
-  const v1 = values[src[start]!]!;
-  const v2 = values[src[start + 1]!]!;
-  const f1 = values[src[start + 53]!]!;
-  const f2 = values[src[start + 54]!]!;
-  bad |= v1 | v2 | f1 | f2;
-  if (bad < 0 || trace === 0 || span === 0) return -1;
-  return (((v1 << 4) | v2) << 8) | (f1 << 4) | f2;
-}
-
-/** `readBytes` over a string; a char code above 0x7f is never a digit. */
-function readString(src: string, start: number, length: number, ids: Uint8Array): number {
+function readTraceparent(src: string | Uint8Array, start: number, length: number, ids: Uint8Array): number {
   if (
-    src.charCodeAt(start + 2) !== DASH ||
-    src.charCodeAt(start + 35) !== DASH ||
-    src.charCodeAt(start + 52) !== DASH
+    codeAt(src, start + 2) !== DASH ||
+    codeAt(src, start + 35) !== DASH ||
+    codeAt(src, start + 52) !== DASH
   ) {
     return -1;
   }
-  if (length > TRACEPARENT_LENGTH && src.charCodeAt(start + TRACEPARENT_LENGTH) !== DASH) return -1;
+  if (length > TRACEPARENT_LENGTH && codeAt(src, start + TRACEPARENT_LENGTH) !== DASH) return -1;
+  const version = hexByte(src, start);
+  const flags = hexByte(src, start + 53);
+  if ((version | flags) < 0) return -1;
+  if (readIds(src, start + 3, ids, 0, TRACE_ID_BYTES) <= 0) return -1;
+  if (readIds(src, start + 36, ids, SPAN_AT, SPAN_AT + SPAN_ID_BYTES) <= 0) return -1;
+  return (version << 8) | flags;
+}
+
+/**
+ * Hex digit pairs from `src` at `p` into `ids[from, to)`: returns the bytes OR-ed together, so 0 when
+ * all are zero and negative when a digit is wrong.
+ */
+function readIds(src: string | Uint8Array, p: number, ids: Uint8Array, from: number, to: number): number {
+  let any = 0;
+  for (let i = from; i < to; i++, p += 2) {
+    const byte = hexByte(src, p);
+    ids[i] = byte;
+    any |= byte;
+  }
+  return any;
+}
+
+/** The byte the two lowercase hex digits at `p` spell; negative when either is not one. */
+function hexByte(src: string | Uint8Array, p: number): number {
   const values = LOWER_HEX_VALUES;
-  let codes = 0;
-  let bad = 0;
-  let trace = 0;
-  let span = 0;
-  let p = start + 3;
-  for (let i = 0; i < TRACE_ID_BYTES; i++, p += 2) {
-    const a = src.charCodeAt(p);
-    const b = src.charCodeAt(p + 1);
-    codes |= a | b;
-    const high = values[a & 0xff]!;
-    const low = values[b & 0xff]!;
-    bad |= high | low;
-    const byte = (high << 4) | low;
-    ids[i] = byte;
-    trace |= byte;
-  }
-  p = start + 36;
-  for (let i = SPAN_AT; i < SPAN_AT + SPAN_ID_BYTES; i++, p += 2) {
-    const a = src.charCodeAt(p);
-    const b = src.charCodeAt(p + 1);
-    codes |= a | b;
-    const high = values[a & 0xff]!;
-    const low = values[b & 0xff]!;
-    bad |= high | low;
-    const byte = (high << 4) | low;
-    ids[i] = byte;
-    span |= byte;
-  }
-  const a1 = src.charCodeAt(start);
-  const a2 = src.charCodeAt(start + 1);
-  const b1 = src.charCodeAt(start + 53);
-  const b2 = src.charCodeAt(start + 54);
-  codes |= a1 | a2 | b1 | b2;
-  const v1 = values[a1 & 0xff]!;
-  const v2 = values[a2 & 0xff]!;
-  const f1 = values[b1 & 0xff]!;
-  const f2 = values[b2 & 0xff]!;
-  bad |= v1 | v2 | f1 | f2;
-  if (bad < 0 || codes > 0x7f || trace === 0 || span === 0) return -1;
-  return (((v1 << 4) | v2) << 8) | (f1 << 4) | f2;
+  if (typeof src !== 'string') return (values[src[p]!]! << 4) | values[src[p + 1]!]!;
+  const a = src.charCodeAt(p);
+  const b = src.charCodeAt(p + 1);
+  // No code above 0x7f is a digit, and one above 0xff would index past the table.
+  return (a | b) > 0x7f ? -1 : (values[a]! << 4) | values[b]!;
+}
+
+function codeAt(src: string | Uint8Array, p: number): number {
+  return typeof src === 'string' ? src.charCodeAt(p) : src[p]!;
 }
 
 /**
@@ -267,13 +222,7 @@ export function parseB3Single(value: string, into: ParentContext): boolean {
       if (v.charCodeAt(parentAt) !== DASH || !isHex(v.slice(parentAt + 1), 2 * SPAN_ID_BYTES)) return false;
     }
   }
-  if (isAllZero(into.ids, 0, TRACE_ID_BYTES) || isAllZero(into.ids, SPAN_AT, SPAN_AT + SPAN_ID_BYTES)) {
-    return false;
-  }
-  into.valid = true;
-  into.decision = decision;
-  into.flags = decision === Decision.Sampled ? FLAG_SAMPLED : 0;
-  return true;
+  return acceptB3Ids(into, decision);
 }
 
 /** The multi-header B3 form (`x-b3-traceid`, `x-b3-spanid`, `x-b3-sampled`, `x-b3-flags`). */
@@ -309,6 +258,11 @@ export function parseB3Multi(headers: B3Headers, into: ParentContext): boolean {
   if (!readB3TraceId(traceId, 0, traceId.length, into.ids)) return false;
   if (spanId.length !== 2 * SPAN_ID_BYTES) return false;
   if (!hexStringToBytes(spanId, 0, SPAN_ID_BYTES, into.ids, SPAN_AT, 'any')) return false;
+  return acceptB3Ids(into, decision);
+}
+
+/** Marks the ids read into `into` valid, with `decision`; false when either id is all zero. */
+function acceptB3Ids(into: ParentContext, decision: Decision): boolean {
   if (isAllZero(into.ids, 0, TRACE_ID_BYTES) || isAllZero(into.ids, SPAN_AT, SPAN_AT + SPAN_ID_BYTES)) {
     return false;
   }
