@@ -2,11 +2,22 @@
 // main.js, the proxies' worker entry worker-main.js, and chunks that each command loads when it
 // runs. npm packages stay imports of node_modules. Fewer, smaller modules take ~7 MB less resident
 // memory in a sidecar (each ES module keeps its source, scope data and records in the heap), and the
-// sidecar's budget is 60 MB. Identifiers are kept so stack traces stay readable; a source map sits
+// sidecar's budget is 60 MB. commander, the one CommonJS package every command loads, is bundled
+// too: importing it from node_modules brings in Node's CommonJS loader and export lexer (~1.2 MB
+// resident); bundled, its require() calls of Node built-ins go through the createRequire shim of
+// the banner. Identifiers are kept so stack traces stay readable; a source map sits
 // beside each file (node --enable-source-maps uses it).
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
+
+const BUNDLED_PACKAGES = new Set(['commander']);
+/** Every other package stays an import of node_modules (subpaths included). */
+const EXTERNAL_PACKAGES = (() => {
+  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  const names = Object.keys({ ...manifest.dependencies, ...manifest.devDependencies });
+  return names.filter((name) => !BUNDLED_PACKAGES.has(name));
+})();
 
 export const BUNDLE_DIR = 'bundle';
 
@@ -25,7 +36,10 @@ export async function bundleCli(dist) {
     format: 'esm',
     platform: 'node',
     target: 'node20',
-    packages: 'external',
+    external: EXTERNAL_PACKAGES,
+    banner: {
+      js: "import { createRequire as __trellisCreateRequire } from 'node:module'; const require = __trellisCreateRequire(import.meta.url);",
+    },
     minifyWhitespace: true,
     minifySyntax: true,
     sourcemap: 'linked',

@@ -4,6 +4,7 @@ export * from './duration.ts';
 export * from './endpoints/index.ts';
 export * from './errors.ts';
 export * from './hop-by-hop.ts';
+export * from './lazy-builtins.ts';
 export * from './logger.ts';
 export * from './model/index.ts';
 export * from './package-root.ts';

@@ -1,8 +1,11 @@
 /**
  * What a sidecar or gateway loads carries none of the packages whose import alone costs a proxy
  * megabytes of resident memory (undici ~21 MiB, zod ~14, prom-client ~10, pino ~7; issue 3's budget
- * is 60 MB): a real Node process loads the data plane's modules, and uses the control-plane client,
- * under a resolve hook that refuses them. Type-only imports are erased and do not count.
+ * is 60 MB), nor the Node built-ins that only some configurations use, which the proxies load on
+ * first use (src/core/lazy-builtins.ts: node:http2 ~2.5 MiB, node:https and TLS, node:zlib,
+ * node:crypto): a real Node process loads the data plane's modules, and uses the control-plane
+ * client, under a resolve hook that refuses them. Type-only imports are erased and do not count, nor
+ * do the lazy loads, which go through require.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -10,7 +13,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const REFUSED = ['undici', 'zod', 'prom-client', 'pino'];
+const REFUSED = [
+  'undici',
+  'zod',
+  'prom-client',
+  'pino',
+  'node:http2',
+  'node:https',
+  'node:tls',
+  'node:zlib',
+  'node:crypto',
+];
 
 const HOOK = `const refused = ${JSON.stringify(REFUSED)};
 export async function resolve(specifier, context, next) {
@@ -41,7 +54,7 @@ interface Run {
   output: string;
 }
 
-describe('the data plane without undici, zod, prom-client or pino', () => {
+describe('the data plane without undici, zod, prom-client, pino or the built-ins it loads on demand', () => {
   let dir: string;
   let register: string;
 
@@ -122,6 +135,7 @@ describe('the data plane without undici, zod, prom-client or pino', () => {
     ['src/telemetry/control-metrics.ts', 'prom-client'],
     ['src/config/index.ts', 'zod'],
     ['src/telemetry/access-log.ts', 'pino'],
+    ['src/telemetry/tracing/otlp-decode.ts', 'node:zlib'],
   ])('the hook is real: %s imports %s', async (module, name) => {
     const result = await run(importAll([module]));
     expect(result.output).toContain(`${name} imported by file://`);

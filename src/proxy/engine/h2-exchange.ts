@@ -1,9 +1,8 @@
-import {
-  type ClientHttp2Stream,
-  constants,
-  type IncomingHttpHeaders,
-  type IncomingHttpStatusHeader,
-  type OutgoingHttpHeaders,
+import type {
+  ClientHttp2Stream,
+  IncomingHttpHeaders,
+  IncomingHttpStatusHeader,
+  OutgoingHttpHeaders,
 } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { AttemptOutcome, Clock } from '../../core/index.ts';
@@ -66,7 +65,8 @@ const X_UPSTREAM = 3;
 
 const INF = Number.POSITIVE_INFINITY;
 const CRLF = Buffer.from('\r\n', 'latin1');
-const { NGHTTP2_CANCEL } = constants;
+/** RST_STREAM's CANCEL code (RFC 9113 §7; node:http2's constants.NGHTTP2_CANCEL, which loads lazily). */
+const NGHTTP2_CANCEL = 0x8;
 
 const UPGRADE_NOT_SUPPORTED = cannedResponse(
   'UPGRADE_NOT_SUPPORTED',

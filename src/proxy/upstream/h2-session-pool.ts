@@ -1,12 +1,6 @@
-import {
-  type ClientHttp2Session,
-  type ClientHttp2Stream,
-  connect as connectH2,
-  type OutgoingHttpHeaders,
-  type Settings,
-} from 'node:http2';
+import type { ClientHttp2Session, ClientHttp2Stream, OutgoingHttpHeaders, Settings } from 'node:http2';
 import { connect as connectTcp } from 'node:net';
-import type { Clock, TimerHandle } from '../../core/index.ts';
+import { type Clock, loadHttp2, type TimerHandle } from '../../core/index.ts';
 import type { PoolAddress } from './pool.ts';
 
 export interface H2SessionPoolOptions {
@@ -52,7 +46,7 @@ export class H2Session {
     this.pool = pool;
     this.limit = pool.peerLimit;
     const host = target.address.includes(':') ? `[${target.address}]` : target.address;
-    this.session = connectH2(`http://${host}:${target.port}`, {
+    this.session = loadHttp2().connect(`http://${host}:${target.port}`, {
       settings: SESSION_SETTINGS,
       createConnection: () =>
         connectTcp({

@@ -1,4 +1,3 @@
-import { randomFillSync } from 'node:crypto';
 import { isAllZero, toHex } from './hex.ts';
 
 export const TRACE_ID_BYTES = 16;
@@ -11,8 +10,10 @@ export interface IdSource {
 }
 
 /**
- * Random ids drawn from a pool refilled by one `randomFillSync` call per `poolBytes` (341 requests'
- * trace and span ids per 8 KiB), so an id costs a few byte copies rather than a call into the CSPRNG.
+ * Random ids drawn from a pool refilled per `poolBytes` (341 requests' trace and span ids per 8 KiB),
+ * so an id costs a few byte copies. The bytes come from Math.random, as OpenTelemetry JS's own id
+ * generator's do: trace ids must be unique and unpredictable enough to sample on, not secret, and
+ * node:crypto would cost every proxy ~1 MiB of resident memory for them.
  */
 export class RandomIdSource implements IdSource {
   private readonly pool: Buffer;
@@ -26,7 +27,7 @@ export class RandomIdSource implements IdSource {
   fill(out: Uint8Array, at: number, count: number): void {
     do {
       if (this.position + count > this.pool.length) {
-        randomFillSync(this.pool);
+        fillRandom(this.pool);
         this.position = 0;
       }
       const pool = this.pool;
@@ -35,6 +36,13 @@ export class RandomIdSource implements IdSource {
       this.position += count;
     } while (isAllZero(out, at, at + count));
   }
+}
+
+/** Fills `out` with Math.random's bits, 32 of them per call. */
+function fillRandom(out: Buffer): void {
+  const words = out.length >>> 2;
+  for (let i = 0; i < words; i++) out.writeUInt32LE((Math.random() * 0x1_0000_0000) >>> 0, i << 2);
+  for (let i = words << 2; i < out.length; i++) out[i] = (Math.random() * 256) >>> 0;
 }
 
 /** A new trace id as 32 lowercase hex digits (allocates; for SDKs and tests, not the proxy path). */

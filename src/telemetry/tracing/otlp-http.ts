@@ -4,8 +4,7 @@
  * other statuses are not (the OTLP spec's rules, with every 5xx treated as transient).
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { gzipSync } from 'node:zlib';
+import { loadHttps, loadZlib } from '../../core/lazy-builtins.ts';
 import {
   BatchExporter,
   type BatchExporterOptions,
@@ -43,12 +42,13 @@ export function otlpTracesUrl(endpoint: string): string {
 export function createOtlpHttpTransport(options: OtlpHttpOptions): OtlpHttpTransport {
   const url = new URL(otlpTracesUrl(options.url));
   const secure = url.protocol === 'https:';
-  const agent = secure
-    ? new HttpsAgent({ keepAlive: true, maxSockets: 2 })
+  const https = secure ? loadHttps() : null;
+  const agent = https
+    ? new https.Agent({ keepAlive: true, maxSockets: 2 })
     : new HttpAgent({ keepAlive: true, maxSockets: 2 });
-  const send = secure ? httpsRequest : httpRequest;
+  const send = https ? https.request : httpRequest;
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const gzip = options.compression === 'gzip';
+  const gzipSync = options.compression === 'gzip' ? loadZlib().gzipSync : null;
   let rejected = 0;
 
   return {
@@ -57,13 +57,13 @@ export function createOtlpHttpTransport(options: OtlpHttpOptions): OtlpHttpTrans
     close: () => agent.destroy(),
     send(batch: SpanData[]): Promise<void> {
       const json = Buffer.from(encodeTraceRequestJson(batch), 'utf8');
-      const body = gzip ? gzipSync(json) : json;
+      const body = gzipSync ? gzipSync(json) : json;
       const headers: Record<string, string | number> = {
         ...options.headers,
         'content-type': 'application/json',
         'content-length': body.length,
       };
-      if (gzip) headers['content-encoding'] = 'gzip';
+      if (gzipSync) headers['content-encoding'] = 'gzip';
       return new Promise((resolve, reject) => {
         const req = send(url, { method: 'POST', agent, headers, timeout: timeoutMs }, (res) => {
           readAll(res).then((text) => {
