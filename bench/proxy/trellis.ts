@@ -45,10 +45,11 @@ export async function stageTrellis(parent: string): Promise<StagedTrellis> {
       `the build emitted no dist/cli/main.js (tsc exit ${tsc.status}): ${output.slice(0, 500)}`,
     );
   }
+  // node_modules first: the bundler resolves the packages it bundles (commander) from there.
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
   await bundleCli(join(dir, 'dist'));
   copyFileSync(join(ROOT, 'bin/trellis.js'), join(dir, 'bin/trellis.js'));
   copyFileSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
-  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
   return { dir, bin: join(dir, 'bin/trellis.js'), warnings: tsc.status === 0 ? '' : output };
 }
 
