@@ -133,13 +133,22 @@ async function main(): Promise<void> {
   const idle = await idleNodeRss(env);
   log(`up: upstream=${upstream.pid} ${targets.map((t) => `${t.id}=${t.pid ?? upstream.pid}`).join(' ')}`);
 
+  const delayMs = Math.round((PACED_CONNS * 1000) / RATE);
+  // Memory at the paced rate while the proxies are fresh, before warm-up and saturation grow them.
+  const trellisFreshPacedMiB: Partial<Record<TargetId, number>> = {};
+  for (const target of targets) {
+    if (!TRELLIS_IDS.includes(target.id)) continue;
+    log(`paced ${target.id} before any saturating load`);
+    const sample = await measure(0, 'paced', target, upstream, PACED_CONNS, delayMs);
+    trellisFreshPacedMiB[target.id] = sample.rssMiB;
+  }
+
   log(`warm-up ${WARM}s per config`);
   for (const target of targets) {
     await runWrk({ url: urlOf(target), core: CORE_LOAD, connections: CONNS, seconds: WARM });
   }
 
   const samples: Sample[] = [];
-  const delayMs = Math.round((PACED_CONNS * 1000) / RATE);
   for (let round = 1; round <= ROUNDS; round++) {
     const live = targets.filter((target) => unavailable[target.id] === undefined);
     // Rotate the order each round, so no proxy always runs first or last.
@@ -187,7 +196,14 @@ async function main(): Promise<void> {
     bodyBytes: BODY_BYTES,
   };
   console.log(
-    renderReport(info, selected, unavailable, samples, { ...idle, trellisMiB: trellisIdleMiB }, notes),
+    renderReport(
+      info,
+      selected,
+      unavailable,
+      samples,
+      { ...idle, trellisMiB: trellisIdleMiB, trellisFreshPacedMiB },
+      notes,
+    ),
   );
 }
 

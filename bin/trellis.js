@@ -14,15 +14,13 @@ const sources = existsSync(new URL('src/cli/main.ts', root));
 // A proxy's resident memory (issue 3 asks < 60 MB for a sidecar; npm run bench:proxy measures it).
 // Little of what a proxy allocates outlives its request, so a young generation kept at its first
 // 1 MB semi-spaces instead of growing to 16 MB keeps 15-35 MB off a busy proxy for ~3% more CPU in
-// scavenges. What a busy proxy does promote is mostly garbage by its next full collection; V8's
-// memory-saving mode lets the old generation grow 2 MB between full collections instead of 8 and
-// has its memory reducer return pages after a burst: 3-6 MB less after a saturating load, no
-// measurable CPU per request (bench:proxy, A/B). V8 reads both settings each time it decides, so
-// setting them here, after start, still applies.
+// scavenges (V8 reads the factor each time it would grow, so setting it here still applies).
+// V8's memory-saving mode (--optimize-for-size) was measured too and left out: 1-2 MB less after a
+// saturating load, but its memory-reducing collections flush compiled code, and a burst after a
+// quiet spell then cost up to 1.5x the CPU per request while the code warmed up again.
 const command = process.argv[2];
 if (command === 'proxy' || command === 'gateway') {
   setFlagsFromString('--semi-space-growth-factor=1');
-  setFlagsFromString('--optimize-for-size');
 }
 
 async function useBuilt() {

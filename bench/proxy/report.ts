@@ -117,11 +117,16 @@ const signed = (value: number) =>
   Number.isFinite(value) ? `${value >= 0 ? '+' : ''}${value.toFixed(3)}` : '–';
 const cell = (text: string) => text.replaceAll('|', '\\|').replace(/\s+/g, ' ').trim();
 
-/** Resident memory of idle processes: Node's floor, and each Trellis target right after it started. */
+/**
+ * Resident memory outside the table's runs: Node's floor, each Trellis target right after it
+ * started, and its highest during a paced run before any saturating load (the table's figure comes
+ * after the saturation runs, which leave the heap and malloc's arenas larger).
+ */
 export interface IdleRss {
   plainMiB: number;
   tsxMiB: number;
   trellisMiB: Partial<Record<TargetId, number>>;
+  trellisFreshPacedMiB: Partial<Record<TargetId, number>>;
 }
 
 export function renderReport(
@@ -181,15 +186,22 @@ export function renderReport(
     );
   }
   if (idle !== undefined) {
+    const name = (id: TargetId) => (id === 'trellis' ? 'gateway' : id);
     const trellis = TRELLIS_IDS.filter((id) => idle.trellisMiB[id] !== undefined).map(
-      (id) => `${id === 'trellis' ? 'gateway' : id} ${num(idle.trellisMiB[id]!, 1)} MiB`,
+      (id) => `${name(id)} ${num(idle.trellisMiB[id]!, 1)} MiB`,
+    );
+    const fresh = TRELLIS_IDS.filter((id) => idle.trellisFreshPacedMiB[id] !== undefined).map(
+      (id) => `${name(id)} ${num(idle.trellisFreshPacedMiB[id]!, 1)} MiB`,
     );
     out.push(
       'Trellis runs its build (plain JavaScript, `node bin/trellis.js gateway|proxy`), fed by a control plane ' +
         '(`trellis start`, on the load core); http-proxy and @fastify/http-proxy run under `node --import tsx`. ' +
         `RSS floor: an idle node:http server is ${num(idle.plainMiB, 1)} MiB under plain node, ` +
         `${num(idle.tsxMiB, 1)} MiB under tsx` +
-        (trellis.length > 0 ? `; Trellis right after start: ${trellis.join(', ')}.` : '.'),
+        (trellis.length > 0 ? `; Trellis right after start: ${trellis.join(', ')}` : '') +
+        (fresh.length > 0
+          ? `; at the paced rate before any saturating load (the table's RSS comes after them): ${fresh.join(', ')}.`
+          : '.'),
     );
   }
   for (const note of notes) out.push(note);
