@@ -25,6 +25,38 @@ export const RESPONSE_CLOSE_DECHUNKED: ResponseHeadEdits = Object.freeze({
   drop: HeaderKind.TransferEncoding,
 });
 
+/** forwardedRules() bit: the route rewrites the Host, so the client's goes out as `x-forwarded-host`. */
+export const FORWARD_HOST = 1;
+/** forwardedRules() bit: a trusted client's `x-forwarded-proto` is kept rather than set to `http`. */
+export const KEEP_PROTO = 2;
+
+/**
+ * The x-forwarded rules of both head writers (HTTP/1.1 and h2c upstreams), as FORWARD_HOST and
+ * KEEP_PROTO bits: `host` is the route's rewritten Host, `trust` whether the client's forwarding
+ * headers are believed (an untrusted client's x-forwarded-proto and -host never pass).
+ */
+export function forwardedRules(head: RequestHead, host: string | undefined, trust: boolean): number {
+  const kinds = head.kindMask;
+  let rules = 0;
+  if (
+    host !== undefined &&
+    head.host !== undefined &&
+    (!trust || (kinds & HeaderKind.XForwardedHost) === 0)
+  ) {
+    rules |= FORWARD_HOST;
+  }
+  if (trust && (kinds & HeaderKind.XForwardedProto) !== 0) rules |= KEEP_PROTO;
+  return rules;
+}
+
+/** The HeaderKind bits of the client's forwarding headers that forwardedRules() replace or refuse. */
+export function forwardedDrop(rules: number, trust: boolean): number {
+  let drop = 0;
+  if ((rules & KEEP_PROTO) === 0) drop |= HeaderKind.XForwardedProto;
+  if (!trust || (rules & FORWARD_HOST) !== 0) drop |= HeaderKind.XForwardedHost;
+  return drop;
+}
+
 /**
  * Builds the head sent upstream, reusing one edits object and one line array per connection: hop-by-hop
  * headers removed (by the codec), `x-forwarded-for` appended to, `x-forwarded-proto` (and
@@ -80,15 +112,11 @@ export class ForwardHeadWriter {
     trace: TracePropagation | null = null,
   ): Buffer {
     const edits = this.edits;
-    const kinds = head.kindMask;
     const trust = this.trustForwarded;
     const finite = deadline !== Number.POSITIVE_INFINITY;
-    let drop = HeaderKind.XForwardedProto;
-    if (!trust) drop |= HeaderKind.XForwardedHost;
-    const forwardHost =
-      host !== undefined && head.host !== undefined && (!trust || (kinds & HeaderKind.XForwardedHost) === 0);
-    const keepProto = trust && (kinds & HeaderKind.XForwardedProto) !== 0;
-    if (head.xForwardedFor === undefined && !forwardHost && !keepProto) {
+    const rules = forwardedRules(head, host, trust);
+    let drop = forwardedDrop(rules, trust);
+    if (head.xForwardedFor === undefined && rules === 0) {
       if (!finite) {
         edits.append = this.commonOnly;
       } else if (deadline >= 1e12 && deadline < 1e13) {
@@ -107,12 +135,8 @@ export class ForwardHeadWriter {
       } else {
         append.push(this.xffLine);
       }
-      if (keepProto) drop &= ~HeaderKind.XForwardedProto;
-      else append.push(XFP_HTTP);
-      if (forwardHost) {
-        drop |= HeaderKind.XForwardedHost;
-        append.push(`x-forwarded-host: ${head.host}\r\n`);
-      }
+      if ((rules & KEEP_PROTO) === 0) append.push(XFP_HTTP);
+      if ((rules & FORWARD_HOST) !== 0) append.push(`x-forwarded-host: ${head.host}\r\n`);
       append.push(VIA);
       if (finite) append.push(`${DEADLINE_HEADER}: ${Math.floor(deadline)}\r\n`);
       edits.append = append;

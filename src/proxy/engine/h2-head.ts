@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import { DEADLINE_HEADER, HOP_BY_HOP_HEADERS } from '../../core/index.ts';
 import { HEADER_STRIDE, HeaderKind, REQUEST_HOP_BY_HOP, type RequestHead } from '../http1/index.ts';
 import { type AbsoluteTarget, splitAbsolute } from '../routing/index.ts';
+import { FORWARD_HOST, forwardedDrop, forwardedRules, KEEP_PROTO } from './forward-head.ts';
 
 /**
  * Request fields that never go into an HTTP/2 request: the hop-by-hop ones (Connection and what it
@@ -53,14 +54,9 @@ export class H2RequestHeadWriter {
     out[':authority'] = host ?? head.host ?? defaultAuthority;
     out[':path'] = target ?? this.path(head.target);
 
-    const kinds = head.kindMask;
     const trust = this.trustForwarded;
-    const forwardHost =
-      host !== undefined && head.host !== undefined && (!trust || (kinds & HeaderKind.XForwardedHost) === 0);
-    const keepProto = trust && (kinds & HeaderKind.XForwardedProto) !== 0;
-    let drop = REQUEST_DROP;
-    if (!keepProto) drop |= HeaderKind.XForwardedProto;
-    if (!trust || forwardHost) drop |= HeaderKind.XForwardedHost;
+    const rules = forwardedRules(head, host, trust);
+    const drop = REQUEST_DROP | forwardedDrop(rules, trust);
 
     const h = head.headers;
     const n = head.headerCount;
@@ -77,8 +73,8 @@ export class H2RequestHeadWriter {
     }
     out['x-forwarded-for'] =
       head.xForwardedFor === undefined ? this.clientAddress : `${head.xForwardedFor}, ${this.clientAddress}`;
-    if (!keepProto) out['x-forwarded-proto'] = 'http';
-    if (forwardHost) out['x-forwarded-host'] = head.host;
+    if ((rules & KEEP_PROTO) === 0) out['x-forwarded-proto'] = 'http';
+    if ((rules & FORWARD_HOST) !== 0) out['x-forwarded-host'] = head.host;
     add(out, 'via', '1.1 trellis');
     if (deadline !== INF) out[DEADLINE_HEADER] = String(Math.floor(deadline));
     return out;

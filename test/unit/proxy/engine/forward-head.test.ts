@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { H2RequestHeadWriter } from '../../../../src/proxy/engine/h2-head.ts';
 import { ForwardHeadWriter, findHeader } from '../../../../src/proxy/engine/index.ts';
 import { createRequestParser } from '../../../../src/proxy/http1/index.ts';
 
@@ -8,9 +9,9 @@ function parse(raw: string) {
   return parser;
 }
 
-describe('ForwardHeadWriter', () => {
-  const INF = Number.POSITIVE_INFINITY;
+const INF = Number.POSITIVE_INFINITY;
 
+describe('ForwardHeadWriter', () => {
   it('adds x-forwarded-for/-proto, via and the deadline, and drops hop-by-hop headers', () => {
     const writer = new ForwardHeadWriter('10.1.1.1', false);
     const head = parse(
@@ -88,4 +89,56 @@ describe('findHeader', () => {
     expect(head.headerValue(findHeader(head, 'x-user'))).toBe('alice');
     expect(findHeader(head, 'x-missing')).toBe(-1);
   });
+});
+
+describe('the HTTP/1.1 and h2c head writers', () => {
+  const FORWARDING = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'via'];
+
+  /** The forwarding fields of an HTTP/1.1 head, lowercase names, repeated fields joined as h2 does. */
+  function forwardingOfH1(head: Buffer): Record<string, string> {
+    const fields: Record<string, string> = {};
+    for (const line of head.toString('latin1').split('\r\n').slice(1)) {
+      const colon = line.indexOf(':');
+      if (colon < 0) continue;
+      const name = line.slice(0, colon).toLowerCase();
+      if (!FORWARDING.includes(name)) continue;
+      const value = line.slice(colon + 1).trim();
+      fields[name] = fields[name] === undefined ? value : `${fields[name]}, ${value}`;
+    }
+    return fields;
+  }
+
+  function forwardingOfH2(headers: Record<string, unknown>): Record<string, string> {
+    const fields: Record<string, string> = {};
+    for (const name of FORWARDING) if (headers[name] !== undefined) fields[name] = String(headers[name]);
+    return fields;
+  }
+
+  const incoming = [
+    '',
+    'X-Forwarded-For: 192.0.2.1\r\n',
+    'X-Forwarded-Proto: https\r\n',
+    'X-Forwarded-Host: outer.example\r\n',
+    'X-Forwarded-For: 192.0.2.1\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: outer.example\r\nVia: 1.1 edge\r\n',
+  ];
+  const cases = incoming.flatMap((fields) =>
+    [false, true].flatMap((trust) => [undefined, 'orders.internal'].map((host) => ({ fields, trust, host }))),
+  );
+
+  it.each(cases)(
+    'apply the same x-forwarded rules (trust $trust, host $host, fields $fields)',
+    ({ fields, trust, host }) => {
+      const raw = `GET /a HTTP/1.1\r\nHost: public.example\r\n${fields}\r\n`;
+      const h1 = new ForwardHeadWriter('10.1.1.1', trust).write(
+        parse(raw),
+        undefined,
+        host,
+        false,
+        INF,
+        false,
+      );
+      const h2 = new H2RequestHeadWriter('10.1.1.1', trust).write(parse(raw), undefined, host, 'orders', INF);
+      expect(forwardingOfH1(h1)).toEqual(forwardingOfH2({ ...h2 }));
+    },
+  );
 });
