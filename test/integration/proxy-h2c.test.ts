@@ -187,6 +187,7 @@ function h2echo(name: string): (req: Http2ServerRequest, res: Http2ServerRespons
             authority: req.authority,
             scheme: req.scheme,
             headers: req.headers,
+            trailers: req.trailers,
             body: Buffer.concat(chunks).toString('latin1'),
           }),
         );
@@ -196,6 +197,24 @@ function h2echo(name: string): (req: Http2ServerRequest, res: Http2ServerRespons
       else reply();
     });
   };
+}
+
+/** Sends `pieces` on one connection 20 ms apart and returns all that comes back until it closes. */
+function rawPieces(port: number, pieces: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    socket.setTimeout(5_000, () => socket.destroy());
+    let next = 0;
+    const send = (): void => {
+      socket.write(pieces[next++]!);
+      if (next < pieces.length) setTimeout(send, 20);
+    };
+    socket.once('connect', send);
+  });
 }
 
 /** Bytes `/endless` has handed to its stream so far. */
@@ -452,6 +471,29 @@ describe('proxy to h2c upstreams', () => {
     const seen = JSON.parse(chunked.body);
     expect(seen.body).toBe('hello, world');
     expect(seen.headers['transfer-encoding']).toBeUndefined();
+    // Trailers nobody announced are not sent on.
+    expect(seen.trailers).toEqual({});
+
+    // Announced (Trailer), they go on as HTTP/2 trailers, split anywhere, without forbidden fields.
+    const announced =
+      'POST /h2/chunks HTTP/1.1\r\nhost: t\r\nconnection: close\r\ntransfer-encoding: chunked\r\n' +
+      'trailer: x-checksum, server-timing\r\n\r\n' +
+      '5\r\nhello\r\n0\r\nX-Checksum: abc\r\nserver-timing: db;dur=5\r\ncontent-length: 9\r\n\r\n';
+    for (const pieces of [[announced], [announced.slice(0, -20), announced.slice(-20)]]) {
+      const [withTrailers] = parseResponses(await rawPieces(gateway.port, pieces));
+      const received = JSON.parse(withTrailers.body);
+      expect(received.body).toBe('hello');
+      expect(received.trailers).toEqual({ 'x-checksum': 'abc', 'server-timing': 'db;dur=5' });
+    }
+    // Announced but none came: the stream still ends (with an empty trailer section).
+    const [empty] = parseResponses(
+      await rawExchange(
+        gateway.port,
+        'POST /h2/chunks HTTP/1.1\r\nhost: t\r\nconnection: close\r\ntransfer-encoding: chunked\r\n' +
+          'trailer: x-checksum\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
+      ),
+    );
+    expect(JSON.parse(empty.body)).toMatchObject({ body: 'abc', trailers: {} });
 
     for (const status of [201, 404, 500]) {
       const response = await request(gateway.port, 'GET', `/h2/status/${status}`);

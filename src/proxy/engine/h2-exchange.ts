@@ -10,6 +10,7 @@ import { type CannedResponse, cannedResponse, MESH_ERRORS } from '../error-respo
 import {
   ChunkedDecoder,
   errorResponse,
+  HeaderKind,
   isHttpParseError,
   parseErrorResponse,
   type RequestHead,
@@ -30,6 +31,7 @@ import {
   h1InterimHead,
   h1LastChunk,
   h1ResponseHead,
+  h2Trailers,
   rawHeadersOf,
 } from './h2-head.ts';
 import { retryAt } from './retry-gate.ts';
@@ -116,6 +118,10 @@ export class H2Exchange implements ClusterWaiter {
   private reqRemaining = 0;
   private reqBodyDone = true;
   private hasBody = false;
+  /** The request announced trailers: its streams wait for them after the body. */
+  private sendsTrailers = false;
+  /** The request's trailer section as received (field lines), when it announced trailers. */
+  private trailerSection = '';
   /** Body parts not yet written to a stream, or (when `retaining`) every part, for a replay. */
   private readonly parts: Buffer[] = [];
   private partsBytes = 0;
@@ -202,6 +208,9 @@ export class H2Exchange implements ClusterWaiter {
     this.reqRemaining = framing === 'content-length' ? head.contentLength : 0;
     this.reqBodyDone = framing === 'none' || (framing === 'content-length' && head.contentLength === 0);
     this.hasBody = !this.reqBodyDone;
+    // A chunked request that announces trailers (Trailer) gets them sent on as HTTP/2 trailers.
+    this.sendsTrailers = this.chunked && (head.kindMask & HeaderKind.Trailer) !== 0;
+    this.trailerSection = '';
     if (this.chunked) this.decoderFor().reset();
     this.retaining =
       settings.retries && this.hasBody && (this.chunked || this.reqRemaining <= settings.bufferLimit);
@@ -308,6 +317,9 @@ export class H2Exchange implements ClusterWaiter {
   private decoderFor(): ChunkedDecoder {
     this.decoder ??= new ChunkedDecoder({
       onData: (buf, start, end) => this.bodyPart(buf.subarray(start, end)),
+      onTrailerBytes: (buf, start, end) => {
+        if (this.sendsTrailers) this.trailerSection += buf.toString('latin1', start, end);
+      },
     });
     return this.decoder;
   }
@@ -420,7 +432,7 @@ export class H2Exchange implements ClusterWaiter {
     this.status = 0;
     let stream: ClientHttp2Stream;
     try {
-      stream = session.request(this.headers!, !this.hasBody);
+      stream = session.request(this.headers!, !this.hasBody, this.sendsTrailers);
     } catch (error) {
       // Node refused the headers (a field HTTP/2 cannot carry): nothing went upstream.
       this.cluster!.recordCancel(this.endpoint!, 0);
@@ -438,6 +450,7 @@ export class H2Exchange implements ClusterWaiter {
     stream.on('drain', this.onStreamDrain);
     stream.on('error', ignore);
     stream.on('close', this.onStreamClose);
+    if (this.sendsTrailers) stream.on('wantTrailers', this.onWantTrailers);
     if (this.hasBody) {
       const parts = this.parts;
       let ok = true;
@@ -465,6 +478,7 @@ export class H2Exchange implements ClusterWaiter {
     stream.off('end', this.onEnd);
     stream.off('drain', this.onStreamDrain);
     stream.off('close', this.onStreamClose);
+    stream.off('wantTrailers', this.onWantTrailers);
     if (code !== 0 && !stream.closed && !stream.destroyed) stream.close(code);
     this.streamNeedsDrain = false;
   }
@@ -578,6 +592,18 @@ export class H2Exchange implements ClusterWaiter {
       this.stream?.pause();
     }
   }
+
+  /** The request body went out on a stream that waits for trailers: the request's, or none. */
+  private readonly onWantTrailers = (): void => {
+    const stream = this.stream;
+    if (stream === null) return;
+    try {
+      stream.sendTrailers(h2Trailers(this.trailerSection));
+    } catch {
+      // A field node will not send: the stream still ends, without trailers.
+      stream.sendTrailers({});
+    }
+  };
 
   private readonly onTrailers = (trailers: IncomingHttpHeaders): void => {
     this.trailers = trailers;

@@ -93,6 +93,45 @@ function add(out: OutgoingHttpHeaders, name: string, value: string): void {
   out[name] = existing === undefined ? value : `${existing}${name === 'cookie' ? '; ' : ', '}${value}`;
 }
 
+/**
+ * Fields that never go out as trailers: the connection-specific ones HTTP/2 forbids, and framing and
+ * routing fields, which a trailer section must not carry (RFC 9110 §6.5.1).
+ */
+const TRAILER_DROP: ReadonlySet<string> = new Set([
+  ...HOP_BY_HOP_HEADERS,
+  'content-length',
+  'host',
+  'content-type',
+  'content-encoding',
+  'content-range',
+  'authorization',
+  'cache-control',
+  'expect',
+  'max-forwards',
+  'pragma',
+  'range',
+]);
+
+/**
+ * The HTTP/2 trailers for the trailer section of a chunked request (its field lines as received,
+ * checked by the decoder): names lowercased, repeated fields joined, forbidden fields left out.
+ */
+export function h2Trailers(section: string): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = Object.create(null);
+  let at = 0;
+  while (at < section.length) {
+    let end = section.indexOf('\r\n', at);
+    if (end < 0) end = section.length;
+    const colon = section.indexOf(':', at);
+    if (colon > at && colon < end) {
+      const name = section.slice(at, colon).toLowerCase();
+      if (!TRAILER_DROP.has(name)) add(out, name, section.slice(colon + 1, end).trim());
+    }
+    at = end + 2;
+  }
+  return out;
+}
+
 /** Whether a TE value lists `trailers` (the only TE HTTP/2 allows). */
 function asksForTrailers(value: string): boolean {
   for (const part of value.split(',')) {

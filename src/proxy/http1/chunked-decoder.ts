@@ -11,6 +11,11 @@ export interface ChunkedDecoderOptions {
   errorStatus?: number;
   /** Called with each run of chunk data, for callers that need the decoded bytes. */
   onData?: (buf: Buffer, start: number, end: number) => void;
+  /**
+   * Called with each run of the trailer section's bytes (its field lines, each ending in CRLF, and
+   * the final CRLF), already checked, for callers that pass the trailer fields on.
+   */
+  onTrailerBytes?: (buf: Buffer, start: number, end: number) => void;
 }
 
 const SIZE_START = 0;
@@ -63,12 +68,14 @@ export class ChunkedDecoder implements BodyDecoder {
   private readonly maxTrailerSize: number;
   private readonly errorStatus: number;
   private readonly onData: ((buf: Buffer, start: number, end: number) => void) | undefined;
+  private readonly onTrailerBytes: ((buf: Buffer, start: number, end: number) => void) | undefined;
 
   constructor(options: ChunkedDecoderOptions = {}) {
     this.maxExtensionLength = options.maxExtensionLength ?? 4096;
     this.maxTrailerSize = options.maxTrailerSize ?? 16 * 1024;
     this.errorStatus = options.errorStatus ?? 0;
     this.onData = options.onData;
+    this.onTrailerBytes = options.onTrailerBytes;
   }
 
   get done(): boolean {
@@ -89,6 +96,8 @@ export class ChunkedDecoder implements BodyDecoder {
     if (this.error !== null) throw this.error;
     let p = offset;
     let state = this.state;
+    // Where this call's share of the trailer section starts (-1: not in it yet).
+    let trailerFrom = state >= TRAILER_LINE && state < DONE ? p : -1;
     while (p < end && state !== DONE) {
       if (state === DATA) {
         const available = end - p;
@@ -178,6 +187,7 @@ export class ChunkedDecoder implements BodyDecoder {
           if (c !== LF) this.fail('BARE_CR');
           if (this.size === 0) {
             state = TRAILER_LINE;
+            trailerFrom = p + 1;
           } else {
             this.remaining = this.size;
             state = DATA;
@@ -222,6 +232,9 @@ export class ChunkedDecoder implements BodyDecoder {
       }
     }
     this.state = state;
+    if (trailerFrom >= 0 && p > trailerFrom && this.onTrailerBytes !== undefined) {
+      this.onTrailerBytes(buf, trailerFrom, p);
+    }
     return { consumed: p - offset, done: state === DONE };
   }
 

@@ -87,8 +87,9 @@ export class H2Session {
    * Opens a stream (queued by node until the session is connected). Throws what node throws for headers
    * HTTP/2 cannot carry, or for a session that went away meanwhile.
    */
-  request(headers: OutgoingHttpHeaders, endStream: boolean): ClientHttp2Stream {
-    const stream = this.session.request(headers, { endStream });
+  /** Opens a stream; with `waitForTrailers` it stays open after the body until sendTrailers. */
+  request(headers: OutgoingHttpHeaders, endStream: boolean, waitForTrailers = false): ClientHttp2Stream {
+    const stream = this.session.request(headers, { endStream, waitForTrailers });
     this.active++;
     stream.on('close', this.onStreamClose);
     return stream;

@@ -5,6 +5,7 @@ import {
   h1InterimHead,
   h1LastChunk,
   h1ResponseHead,
+  h2Trailers,
   rawHeadersOf,
 } from '../../../../src/proxy/engine/h2-head.ts';
 import { RequestParser } from '../../../../src/proxy/http1/index.ts';
@@ -175,5 +176,18 @@ describe('HTTP/2 response → HTTP/1.1 head', () => {
       'set-cookie',
       'b',
     ]);
+  });
+});
+
+describe('h2Trailers', () => {
+  it('maps a trailer section to HTTP/2 trailers: lowercase names, repeats joined, forbidden fields out', () => {
+    const trailers = h2Trailers(
+      'X-Checksum: abc\r\nServer-Timing: db;dur=5\r\nserver-timing:  app;dur=7 \r\n' +
+        'Content-Length: 5\r\nConnection: close\r\nHost: evil\r\nTransfer-Encoding: chunked\r\n\r\n',
+    );
+    expect(Object.getPrototypeOf(trailers)).toBeNull();
+    expect({ ...trailers }).toEqual({ 'x-checksum': 'abc', 'server-timing': 'db;dur=5, app;dur=7' });
+    expect({ ...h2Trailers('\r\n') }).toEqual({});
+    expect({ ...h2Trailers('') }).toEqual({});
   });
 });

@@ -23,6 +23,33 @@ describe('chunked decoder', () => {
     expect(new ChunkedDecoder().consume(buf, 0)).toEqual({ consumed: BODY.length, done: true });
   });
 
+  it('hands over the trailer section, and only it, for every split', () => {
+    const buf = latin1(`${BODY}NEXT`);
+    const trailers = 'Expires: never\r\nX-Checksum:\tabc\r\n\r\n';
+    const rand = prng(5);
+    const splits = [
+      ...Array.from({ length: buf.length - 1 }, (_, i) => [i + 1]),
+      Array.from({ length: buf.length }, (_, i) => i),
+      ...Array.from({ length: 100 }, () => randomCuts(rand, buf.length, 12)),
+    ];
+    for (const cuts of splits) {
+      let section = '';
+      const decoder = new ChunkedDecoder({
+        onTrailerBytes: (bytes, start, end) => {
+          section += bytes.toString('latin1', start, end);
+        },
+      });
+      expect(feedBody(decoder, buf, 0, cuts)).toEqual({ kind: 'done', end: BODY.length });
+      expect(section).toBe(trailers);
+    }
+    let none = '';
+    const plain = new ChunkedDecoder({
+      onTrailerBytes: (bytes, start, end) => (none += bytes.toString('latin1', start, end)),
+    });
+    plain.consume(latin1('3\r\nabc\r\n0\r\n\r\n'), 0);
+    expect(none).toBe('\r\n');
+  });
+
   it('gives the same result for every split, including one byte at a time', () => {
     const buf = latin1(`${BODY}NEXT`);
     for (let cut = 1; cut < buf.length; cut++) {
