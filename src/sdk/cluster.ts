@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { Pool } from 'undici';
+import { type Dispatcher, H2CClient, Pool } from 'undici';
 import {
   type BreakerState,
   type Clock,
@@ -40,6 +40,8 @@ export class SdkCluster extends EndpointSet<SdkEndpoint, RetryPolicy> {
   stale = false;
 
   private readonly deps: ClusterDeps;
+  /** The policy's upstreamProtocol is h2c: the endpoints are reached over HTTP/2 cleartext. */
+  private h2c = false;
 
   constructor(name: string, policy: ServicePolicy, deps: ClusterDeps) {
     super(name, deps);
@@ -90,6 +92,14 @@ export class SdkCluster extends EndpointSet<SdkEndpoint, RetryPolicy> {
     });
   }
 
+  /** A switch between http1 and h2c gives every endpoint a new pool; the old ones finish their requests. */
+  protected override policyApplied(policy: ServicePolicy): void {
+    const h2c = policy.upstreamProtocol === 'h2c';
+    if (h2c === this.h2c) return;
+    this.h2c = h2c;
+    for (const endpoint of this.endpoints) this.endpointMoved(endpoint);
+  }
+
   protected override invalidPolicy(error: unknown): void {
     if ((this.policy as ServicePolicy | undefined) === undefined) throw error;
     this.deps.logger.warn({ err: error, service: this.name }, 'mesh sdk: invalid policy ignored');
@@ -123,10 +133,15 @@ export class SdkCluster extends EndpointSet<SdkEndpoint, RetryPolicy> {
   }
 
   private createPool(endpoint: SdkEndpoint): Pool {
-    const pool = new Pool(originOf(endpoint), {
-      keepAliveTimeout: this.deps.keepAliveTimeoutMs ?? 4_000,
-      connect: { timeout: this.deps.connectTimeoutMs ?? 5_000 },
-    });
+    const keepAliveTimeout = this.deps.keepAliveTimeoutMs ?? 4_000;
+    const connectTimeout = this.deps.connectTimeoutMs ?? 5_000;
+    const pool = this.h2c
+      ? // One HTTP/2 prior-knowledge session per endpoint carries the requests as streams, as the proxy's does.
+        new Pool(originOf(endpoint), {
+          connections: 1,
+          factory: (origin): Dispatcher => new H2CClient(origin, { keepAliveTimeout, connectTimeout }),
+        })
+      : new Pool(originOf(endpoint), { keepAliveTimeout, connect: { timeout: connectTimeout } });
     if (this.closed) void pool.close().catch(() => {});
     return pool;
   }

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import {
   constants,
   createServer as createH2Server,
@@ -9,10 +8,11 @@ import {
   type ServerHttp2Session,
   type Settings,
 } from 'node:http2';
-import { connect, createServer as createNetServer, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Route, ServicePolicy } from '../../src/core/index.ts';
 import type { ProxyListener, StaticSource, TrellisProxy } from '../../src/proxy/index.ts';
+import { startDualUpstream } from '../helpers/dual-upstream.ts';
 import { freePort } from '../helpers/ports.ts';
 import {
   closeAll,
@@ -223,54 +223,6 @@ const ZEROS = Buffer.alloc(64 * 1024);
 const BIG = Buffer.alloc(4 * 1024 * 1024);
 for (let i = 0; i < BIG.length; i++) BIG[i] = (i * 7 + (i >> 12)) & 0xff;
 const BIG_HASH = createHash('sha256').update(BIG).digest('hex');
-
-/**
- * One port speaking both protocols: a connection opening with the HTTP/2 preface is piped to an h2c
- * server, any other to an HTTP/1.1 server; each answers with `x-proto`.
- */
-async function startDualUpstream(): Promise<{ port: number; close(): Promise<void> }> {
-  const h1: HttpServer = createHttpServer((_req, res) => {
-    res.setHeader('x-proto', 'h1');
-    res.end('h1');
-  });
-  const h2 = createH2Server((_req, res) => {
-    res.setHeader('x-proto', 'h2');
-    res.end('h2');
-  });
-  h2.on('session', (session) => session.on('error', () => {}));
-  const sockets = new Set<Socket>();
-  const track = (socket: Socket): void => {
-    sockets.add(socket);
-    socket.on('error', () => socket.destroy());
-    socket.on('close', () => sockets.delete(socket));
-  };
-  h1.on('connection', track);
-  h2.on('connection', track);
-  await new Promise<void>((resolve) => h1.listen(0, '127.0.0.1', () => resolve()));
-  await new Promise<void>((resolve) => h2.listen(0, '127.0.0.1', () => resolve()));
-  const front = createNetServer((socket) => {
-    track(socket);
-    socket.once('data', (first: Buffer) => {
-      const inner = first.toString('latin1', 0, 3) === 'PRI' ? h2 : h1;
-      const pipe = connect((inner.address() as { port: number }).port, '127.0.0.1');
-      track(pipe);
-      pipe.on('close', () => socket.destroy());
-      socket.on('close', () => pipe.destroy());
-      pipe.write(first);
-      socket.pipe(pipe).pipe(socket);
-    });
-  });
-  await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', () => resolve()));
-  return {
-    port: (front.address() as { port: number }).port,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await Promise.all(
-        [front, h1, h2].map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
-      );
-    },
-  };
-}
 
 /** The paths under `/<service>/`, the prefix stripped. */
 function route(service: string): Route {

@@ -3,6 +3,7 @@ import { resolvePolicy } from '../../src/config/index.ts';
 import { DEADLINE_HEADER, isMeshError } from '../../src/core/index.ts';
 import type { Mesh } from '../../src/index.ts';
 import { eventually, type TestControl } from '../helpers/control.ts';
+import { startDualUpstream } from '../helpers/dual-upstream.ts';
 import { answerLate, type SdkTestMesh, startSdkMesh } from '../helpers/sdk-mesh.ts';
 import type { App } from './sdk-apps.ts';
 
@@ -58,6 +59,38 @@ describe("SDK: the services' policies from the mesh, applied live", () => {
     const error = await mesh.fetch('slow', '/').catch((caught: unknown) => caught);
     expect(isMeshError(error) && error.code).toBe('UPSTREAM_TIMEOUT');
     expect(Date.now() - started).toBeLessThan(1_800);
+  });
+
+  it('reaches a service over h2c when its policy says so, and back over HTTP/1.1', async () => {
+    const dual = await startDualUpstream();
+    const registration = await mesh.register({
+      service: 'dual',
+      port: dual.port,
+      healthPath: '/health',
+      checkInterval: '200ms',
+    });
+    try {
+      await eventually(() => mesh.instances('dual')[0]?.health === 'healthy', 10_000);
+      const call = async (init?: { method: string; body: string }) => {
+        const response = await mesh.fetch('dual', '/p', init);
+        await response.text();
+        return [response.headers.get('x-proto'), response.headers.get('x-body')];
+      };
+      expect(await call()).toEqual(['h1', '']);
+
+      await setPolicy('dual', { upstreamProtocol: 'h2c' });
+      expect(await call()).toEqual(['h2', '']);
+      expect(await call({ method: 'POST', body: 'over h2' })).toEqual(['h2', 'over h2']);
+      // Concurrent calls share the endpoint's one session as streams.
+      const many = await Promise.all(Array.from({ length: 10 }, () => call()));
+      expect(many.every(([proto]) => proto === 'h2')).toBe(true);
+
+      await setPolicy('dual', { upstreamProtocol: 'http1' });
+      expect(await call({ method: 'POST', body: 'over h1' })).toEqual(['h1', 'over h1']);
+    } finally {
+      await registration.deregister();
+      await dual.close();
+    }
   });
 
   it('answers OVERFLOW at once when the concurrency limits are full', async () => {
