@@ -97,7 +97,7 @@ export class SdkCluster extends EndpointSet<SdkEndpoint, RetryPolicy> {
     const h2c = policy.upstreamProtocol === 'h2c';
     if (h2c === this.h2c) return;
     this.h2c = h2c;
-    for (const endpoint of this.endpoints) this.endpointMoved(endpoint);
+    for (const endpoint of this.endpoints) this.replacePool(endpoint);
   }
 
   protected override invalidPolicy(error: unknown): void {
@@ -123,13 +123,18 @@ export class SdkCluster extends EndpointSet<SdkEndpoint, RetryPolicy> {
   }
 
   protected override endpointMoved(endpoint: SdkEndpoint): void {
-    void endpoint.pool.close().catch(() => {});
-    endpoint.pool = this.createPool(endpoint);
+    this.replacePool(endpoint);
   }
 
   protected override endpointRemoved(endpoint: SdkEndpoint): void {
     // In-flight requests finish; the pool then closes its connections.
     void endpoint.pool.close().catch(() => {});
+  }
+
+  /** A new pool for the endpoint; the old one closes once its requests are done. */
+  private replacePool(endpoint: SdkEndpoint): void {
+    void endpoint.pool.close().catch(() => {});
+    endpoint.pool = this.createPool(endpoint);
   }
 
   private createPool(endpoint: SdkEndpoint): Pool {

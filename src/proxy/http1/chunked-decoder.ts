@@ -232,7 +232,7 @@ export class ChunkedDecoder implements BodyDecoder {
       }
     }
     this.state = state;
-    if (trailerFrom >= 0 && p > trailerFrom && this.onTrailerBytes !== undefined) {
+    if (this.onTrailerBytes !== undefined && trailerFrom >= 0 && p > trailerFrom) {
       this.onTrailerBytes(buf, trailerFrom, p);
     }
     return { consumed: p - offset, done: state === DONE };

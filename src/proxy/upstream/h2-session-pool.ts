@@ -84,10 +84,10 @@ export class H2Session {
   }
 
   /**
-   * Opens a stream (queued by node until the session is connected). Throws what node throws for headers
-   * HTTP/2 cannot carry, or for a session that went away meanwhile.
+   * Opens a stream (queued by node until the session is connected); with `waitForTrailers` it stays
+   * open after the body until sendTrailers. Throws what node throws for headers HTTP/2 cannot carry,
+   * or for a session that went away meanwhile.
    */
-  /** Opens a stream; with `waitForTrailers` it stays open after the body until sendTrailers. */
   request(headers: OutgoingHttpHeaders, endStream: boolean, waitForTrailers = false): ClientHttp2Stream {
     const stream = this.session.request(headers, { endStream, waitForTrailers });
     this.active++;

@@ -20,7 +20,8 @@ export class RandomIdSource implements IdSource {
   private position: number;
 
   constructor(poolBytes = 8192) {
-    this.pool = Buffer.allocUnsafe(Math.max(poolBytes, TRACE_ID_BYTES));
+    // Whole 32-bit words: fillRandom writes four bytes per Math.random call.
+    this.pool = Buffer.allocUnsafe((Math.max(poolBytes, TRACE_ID_BYTES) + 3) & ~3);
     this.position = this.pool.length;
   }
 
@@ -38,15 +39,17 @@ export class RandomIdSource implements IdSource {
   }
 }
 
-/** Fills `out` with Math.random's bits, 32 of them per call (~15 µs per 8 KiB, ~45 ns per request). */
+/**
+ * Fills `out` (a whole number of 32-bit words) with Math.random's bits, 32 per call (~15 µs per
+ * 8 KiB, ~45 ns per request).
+ */
 function fillRandom(out: Buffer): void {
-  const n = out.length;
-  for (let i = 0; i < n; i += 4) {
+  for (let i = 0; i < out.length; i += 4) {
     const bits = (Math.random() * 0x1_0000_0000) >>> 0;
     out[i] = bits;
-    if (i + 1 < n) out[i + 1] = bits >>> 8;
-    if (i + 2 < n) out[i + 2] = bits >>> 16;
-    if (i + 3 < n) out[i + 3] = bits >>> 24;
+    out[i + 1] = bits >>> 8;
+    out[i + 2] = bits >>> 16;
+    out[i + 3] = bits >>> 24;
   }
 }
 

@@ -4,7 +4,7 @@
  * other statuses are not (the OTLP spec's rules, with every 5xx treated as transient).
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { loadHttps, loadZlib } from '../../core/lazy-builtins.ts';
+import { loadHttps, loadZlib } from '../../core/index.ts';
 import {
   BatchExporter,
   type BatchExporterOptions,
