@@ -10,7 +10,8 @@
  *
  * Env: QUICK=1 (1 round of 2 s runs, about a minute), ROUNDS (3), DUR (5 s), WARM (5 s),
  * CONNS (32), RATE (1000), PACED_CONNS (16), CORE_LOAD (0), CORE_PROXY (1), BODY_BYTES (1024),
- * CONFIGS (e.g. "direct haproxy trellis"; direct and haproxy are always measured), QUIET_WAIT
+ * CONFIGS (e.g. "direct haproxy trellis"; direct and haproxy are always measured), SUSTAIN (0 s: when
+ * set, each Trellis proxy first serves the paced rate that long while its RSS is logged), QUIET_WAIT
  * (15 s: how long each run may wait for other processes to calm down) and QUIET_BUDGET (240 s: the
  * most all waiting and reruns of disturbed runs may add).
  * Progress goes to stderr, the report to stdout. Every process started is stopped by PID at the end.
@@ -52,6 +53,9 @@ import { runWrk, stopRunningWrk } from './proxy/wrk.ts';
 const { ROUNDS, DUR, WARM, CONNS, CORE_LOAD, CORE_PROXY, BODY_BYTES } = loadSettings(5);
 const RATE = setting('RATE', 1000);
 const PACED_CONNS = setting('PACED_CONNS', 16);
+const SUSTAIN = setting('SUSTAIN', 0);
+/** How often a sustained run logs the RSS it reached. */
+const SUSTAIN_STEP_S = 30;
 /** Before each run, wait up to this long for other processes to use under QUIET_CORES… */
 const QUIET_WAIT = setting('QUIET_WAIT', 15, 5);
 const QUIET_CORES = 0.15;
@@ -141,6 +145,11 @@ async function main(): Promise<void> {
     log(`paced ${target.id} before any saturating load`);
     const sample = await measure(0, 'paced', target, upstream, PACED_CONNS, delayMs);
     trellisFreshPacedMiB[target.id] = sample.rssMiB;
+  }
+  if (SUSTAIN > 0) {
+    for (const target of targets) {
+      if (TRELLIS_IDS.includes(target.id)) notes.push(await sustain(target, delayMs));
+    }
   }
 
   log(`warm-up ${WARM}s per config`);
@@ -258,6 +267,40 @@ function scrapeEverySecond(target: Target): { stop(): Promise<number> } | undefi
       return scrapes;
     },
   };
+}
+
+/**
+ * A fresh proxy at the paced rate for SUSTAIN seconds: its highest RSS in each SUSTAIN_STEP_S span,
+ * so what a long run at that load settles at shows (a short run can stop before it stops growing).
+ */
+async function sustain(target: Target, delayMs: number): Promise<string> {
+  const pid = target.pid!;
+  log(`paced ${target.id} for ${SUSTAIN}s`);
+  const peaks: number[] = [];
+  const started = Date.now();
+  const sampler = setInterval(() => {
+    const span = Math.floor((Date.now() - started) / (SUSTAIN_STEP_S * 1000));
+    const now = rssMiB(pid);
+    if (!(now <= (peaks[span] ?? 0))) peaks[span] = now;
+  }, 250);
+  const scraper = scrapeEverySecond(target);
+  try {
+    await runWrk({
+      url: urlOf(target),
+      core: CORE_LOAD,
+      connections: PACED_CONNS,
+      seconds: SUSTAIN,
+      delayMs,
+    });
+  } finally {
+    clearInterval(sampler);
+    await scraper?.stop();
+  }
+  const series = peaks.map(
+    (mib, span) => `${Math.min((span + 1) * SUSTAIN_STEP_S, SUSTAIN)}s ${mib.toFixed(1)}`,
+  );
+  log(`  sustained ${target.id}: RSS ${series.join(', ')} MiB`);
+  return `${target.id} at the paced rate for ${SUSTAIN}s from its start, highest RSS per ${SUSTAIN_STEP_S}s: ${series.join(', ')} MiB.`;
 }
 
 async function measure(
