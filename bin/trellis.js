@@ -15,17 +15,15 @@ const sources = existsSync(new URL('src/cli/main.ts', root));
 // Little of what a proxy allocates outlives its request, so a young generation kept at its first
 // 1 MB semi-spaces instead of growing to 16 MB keeps 15-35 MB off a busy proxy for ~3% more CPU in
 // scavenges (V8 reads the factor each time it would grow, so setting it here still applies).
-// Without Sparkplug, V8's baseline compiler, functions go from the interpreter straight to the
-// optimizing compiler: ~1 MB less at 1,000 req/s (its code and what compiling it touches), and no
-// CPU per request lost at saturation, where the hot path runs optimized code either way (bench:proxy
-// A/B: 36.1 µs per request without it, 39.0 with it, HAProxy 24.0 and 25.6 in the same runs).
 // V8's memory-saving mode (--optimize-for-size) was measured too and left out: 1-2 MB less after a
 // saturating load, but its memory-reducing collections flush compiled code, and a burst after a
-// quiet spell then cost up to 1.5x the CPU per request while the code warmed up again.
+// quiet spell then cost up to 1.5x the CPU per request while the code warmed up again. So was
+// running without Sparkplug, V8's baseline compiler (--no-sparkplug): ~1 MB less at 1,000 req/s,
+// but in a full bench:proxy run 44-47 µs of CPU per request instead of 37-39, and more added latency:
+// warm code that is not hot enough for the optimizing compiler then runs in the interpreter.
 const command = process.argv[2];
 if (command === 'proxy' || command === 'gateway') {
   setFlagsFromString('--semi-space-growth-factor=1');
-  setFlagsFromString('--no-sparkplug');
 }
 
 async function useBuilt() {

@@ -5,10 +5,10 @@ import { pathToFileURL } from 'node:url';
 const EVAL_OPTIONS = new Set(['-e', '--eval', '-p', '--print']);
 
 /**
- * A worker's young generation stays at 1 MB semi-spaces and it runs without Sparkplug (see
- * bin/trellis.js). On the command line V8 ignores a growth factor below 2, so the cap is set instead.
+ * A worker's young generation stays at 1 MB semi-spaces (see bin/trellis.js). On the command line
+ * V8 ignores a growth factor below 2, so the cap is set instead.
  */
-const WORKER_MEMORY_FLAGS = ['--max-semi-space-size=1', '--no-sparkplug'];
+const WORKER_MEMORY_FLAGS = ['--max-semi-space-size=1'];
 
 /**
  * The Node options a worker process starts with: the parent's, so flags such as
