@@ -22,7 +22,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, release } from 'node:os';
 import { join } from 'node:path';
-import { cpuNanoseconds, residentMiB, rssMiB } from './lib/processes.ts';
+import { cpuNanoseconds, residentMiB, rssMiB, userSystemTicks } from './lib/processes.ts';
 import { createBenchRun, loadSettings, log, setting } from './lib/run.ts';
 import { ensureCommands } from './lib/system.ts';
 import {
@@ -277,11 +277,17 @@ async function sustain(target: Target, delayMs: number): Promise<string> {
   const pid = target.pid!;
   log(`paced ${target.id} for ${SUSTAIN}s`);
   const peaks: number[] = [];
+  const lastSpan = Math.ceil(SUSTAIN / SUSTAIN_STEP_S) - 1;
   const started = Date.now();
   const sampler = setInterval(() => {
-    const span = Math.floor((Date.now() - started) / (SUSTAIN_STEP_S * 1000));
-    const now = rssMiB(pid);
-    if (!(now <= (peaks[span] ?? 0))) peaks[span] = now;
+    // A sample taken as wrk finishes counts in the last span.
+    const span = Math.min(Math.floor((Date.now() - started) / (SUSTAIN_STEP_S * 1000)), lastSpan);
+    try {
+      const now = rssMiB(pid);
+      if (!(now <= (peaks[span] ?? 0))) peaks[span] = now;
+    } catch {
+      // gone; the rounds that follow report it
+    }
   }, 250);
   const scraper = scrapeEverySecond(target);
   try {
@@ -301,6 +307,16 @@ async function sustain(target: Target, delayMs: number): Promise<string> {
   );
   log(`  sustained ${target.id}: RSS ${series.join(', ')} MiB`);
   return `${target.id} at the paced rate for ${SUSTAIN}s from its start, highest RSS per ${SUSTAIN_STEP_S}s: ${series.join(', ')} MiB.`;
+}
+
+/** The user-mode share of the CPU ticks spent between two readings (NaN when none were). */
+function userShare(
+  before: { user: number; system: number },
+  after: { user: number; system: number },
+): number {
+  const user = after.user - before.user;
+  const total = user + after.system - before.system;
+  return total > 0 ? user / total : Number.NaN;
 }
 
 async function measure(
@@ -324,6 +340,7 @@ async function measure(
   };
   await waitForQuiet();
   const proxyBefore = pid === undefined ? Number.NaN : cpuNanoseconds(pid);
+  const ticksBefore = pid === undefined ? undefined : userSystemTicks(pid);
   const upstreamBefore = cpuNanoseconds(upstream.pid);
   const machineBefore = machineCpu();
   const selfBefore = process.cpuUsage();
@@ -340,6 +357,7 @@ async function measure(
   if (test === 'paced') sampleRss();
   const scrapes = await scraper?.stop();
   const proxyCpuNs = pid === undefined ? Number.NaN : cpuNanoseconds(pid) - proxyBefore;
+  const proxyUserShare = pid === undefined ? Number.NaN : userShare(ticksBefore!, userSystemTicks(pid));
   const upstreamCpuNs = cpuNanoseconds(upstream.pid) - upstreamBefore;
   const machineAfter = machineCpu();
   const self = process.cpuUsage(selfBefore);
@@ -350,7 +368,7 @@ async function measure(
   const rps = result.requests / (result.duration_us / 1e6);
   const cpuNote = Number.isNaN(proxyCpuNs)
     ? ''
-    : `, ${(proxyCpuNs / 1000 / result.requests).toFixed(1)} µs/req`;
+    : `, ${(proxyCpuNs / 1000 / result.requests).toFixed(1)} µs/req (${Math.round(proxyUserShare * 100)}% user)`;
   const others = foreignCpuNs / (result.duration_us * 1000);
   const noiseNote = others > NOISY_CORES ? `; others used ${others.toFixed(2)} cores (disturbed)` : '';
   const scrapeNote = scrapes === undefined ? '' : `, ${scrapes} metrics scrapes`;
@@ -364,6 +382,7 @@ async function measure(
     target: target.id,
     wrk: result,
     proxyCpuNs,
+    proxyUserShare,
     upstreamCpuNs,
     wrkCpuNs,
     foreignCpuNs,

@@ -40,6 +40,15 @@ export function cpuNanoseconds(pid: number): number {
   return total;
 }
 
+/** Clock ticks `pid` has spent in user mode and in the kernel (all its threads; /proc/PID/stat). */
+export function userSystemTicks(pid: number): { user: number; system: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may hold spaces: state is [0],
+  // utime and stime are fields 14 and 15 of the whole line, [11] and [12] here.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { user: Number(fields[11]), system: Number(fields[12]) };
+}
+
 /** CPU seconds (user + system) of this process's children that have exited and been reaped. */
 export function reapedChildrenCpuSeconds(): number {
   const stat = readFileSync('/proc/self/stat', 'utf8');

@@ -12,6 +12,8 @@ export interface Sample {
   wrk: WrkResult;
   /** NaN for direct (no proxy). */
   proxyCpuNs: number;
+  /** The share of proxyCpuNs spent in user mode, the rest in the kernel (from /proc/PID/stat ticks). */
+  proxyUserShare: number;
   upstreamCpuNs: number;
   wrkCpuNs: number;
   /** Busy CPU on the whole machine not used by wrk, the upstream, the proxy or the harness. */
@@ -58,6 +60,9 @@ export interface Figures {
   addedP99Ms: number;
   pacedRequestsPerSecond: number;
   cpuUsPerRequest: number;
+  /** cpuUsPerRequest split into user mode and kernel (medians of each, so they need not add up). */
+  cpuUserUsPerRequest: number;
+  cpuKernelUsPerRequest: number;
   rssMiB: number;
   rssAnonMiB: number;
   rssFileMiB: number;
@@ -74,6 +79,10 @@ export function othersCores(sample: Sample): number {
 
 const rate = (sample: Sample | undefined) =>
   sample === undefined ? Number.NaN : sample.wrk.requests / (sample.wrk.duration_us / 1e6);
+
+/** The share `part` of the proxy's CPU per request in µs; NaN without a sample or requests. */
+const cpuPerRequest = (sample: Sample | undefined, part: number) =>
+  sample && sample.wrk.requests > 0 ? (part * sample.proxyCpuNs) / 1000 / sample.wrk.requests : Number.NaN;
 
 export function figures(samples: Sample[], target: TargetId): Figures {
   const rounds = [...new Set(samples.map((sample) => sample.round))];
@@ -99,9 +108,14 @@ export function figures(samples: Sample[], target: TargetId): Figures {
     addedP90Ms: added('p90_us'),
     addedP99Ms: added('p99_us'),
     pacedRequestsPerSecond: over((r) => rate(find('paced', target, r))),
-    cpuUsPerRequest: over((r) => {
+    cpuUsPerRequest: over((r) => cpuPerRequest(find('saturation', target, r), 1)),
+    cpuUserUsPerRequest: over((r) => {
       const sample = find('saturation', target, r);
-      return sample && sample.wrk.requests > 0 ? sample.proxyCpuNs / 1000 / sample.wrk.requests : Number.NaN;
+      return cpuPerRequest(sample, sample?.proxyUserShare ?? Number.NaN);
+    }),
+    cpuKernelUsPerRequest: over((r) => {
+      const sample = find('saturation', target, r);
+      return cpuPerRequest(sample, 1 - (sample?.proxyUserShare ?? Number.NaN));
     }),
     rssMiB: over((r) => find('paced', target, r)?.rssMiB ?? Number.NaN),
     rssAnonMiB: over((r) => find('paced', target, r)?.rssAnonMiB ?? Number.NaN),
@@ -202,6 +216,22 @@ export function renderReport(
         (fresh.length > 0
           ? `; at the paced rate before any saturating load (the table's RSS comes after them): ${fresh.join(', ')}.`
           : '.'),
+    );
+  }
+  const proxies = order.filter((id) => id !== 'direct' && unavailable[id] === undefined);
+  if (proxies.length > 0) {
+    const split = proxies.map((id) => {
+      const f = figures(samples, id);
+      const perRound = samples
+        .filter((s) => s.target === id && s.test === 'saturation')
+        .map((s) => cpuPerRequest(s, 1));
+      return (
+        `${LABELS[id].replaceAll('**', '')} ${num(f.cpuUserUsPerRequest, 1)} / ${num(f.cpuKernelUsPerRequest, 1)}` +
+        ` (${num(Math.min(...perRound), 1)}–${num(Math.max(...perRound), 1)} in all)`
+      );
+    });
+    out.push(
+      `CPU µs per request at saturation, user / kernel (medians; the range of the total across rounds): ${split.join(' · ')}.`,
     );
   }
   for (const note of notes) out.push(note);
