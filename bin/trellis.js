@@ -19,8 +19,9 @@ const sources = existsSync(new URL('src/cli/main.ts', root));
 // saturating load, but its memory-reducing collections flush compiled code, and a burst after a
 // quiet spell then cost up to 1.5x the CPU per request while the code warmed up again. So was
 // running without Sparkplug, V8's baseline compiler (--no-sparkplug): ~1 MB less at 1,000 req/s,
-// but in a full bench:proxy run 44-47 µs of CPU per request instead of 37-39, and more added latency:
-// warm code that is not hot enough for the optimizing compiler then runs in the interpreter.
+// but 43.9 and 46.5 µs of CPU per request (sidecar, gateway) in a full bench:proxy run against 40.4
+// and 41.3 in the same kind of run with it: warm code that is not hot enough for the optimizing
+// compiler then runs in the interpreter.
 const command = process.argv[2];
 if (command === 'proxy' || command === 'gateway') {
   setFlagsFromString('--semi-space-growth-factor=1');
