@@ -22,7 +22,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, release } from 'node:os';
 import { join } from 'node:path';
-import { cpuNanoseconds, residentMiB, rssMiB, userSystemTicks } from './lib/processes.ts';
+import { cpuNanoseconds, residentMiB, rssMiB, userShare, userSystemTicks } from './lib/processes.ts';
 import { createBenchRun, loadSettings, log, setting } from './lib/run.ts';
 import { ensureCommands } from './lib/system.ts';
 import {
@@ -269,6 +269,26 @@ function scrapeEverySecond(target: Target): { stop(): Promise<number> } | undefi
   };
 }
 
+type Resident = ReturnType<typeof residentMiB>;
+
+/** Reads `pid`'s resident memory every 250 ms, and once more on `stop()`, into `record`. */
+function sampleResident(pid: number, record: (now: Resident) => void): { stop(): void } {
+  const sample = () => {
+    try {
+      record(residentMiB(pid));
+    } catch {
+      // gone; the next liveness check reports it
+    }
+  };
+  const timer = setInterval(sample, 250);
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+    },
+  };
+}
+
 /**
  * A fresh proxy at the paced rate for SUSTAIN seconds: its highest RSS in each SUSTAIN_STEP_S span,
  * so what a long run at that load settles at shows (a short run can stop before it stops growing).
@@ -279,16 +299,11 @@ async function sustain(target: Target, delayMs: number): Promise<string> {
   const peaks: number[] = [];
   const lastSpan = Math.ceil(SUSTAIN / SUSTAIN_STEP_S) - 1;
   const started = Date.now();
-  const sampler = setInterval(() => {
+  const sampler = sampleResident(pid, (now) => {
     // A sample taken as wrk finishes counts in the last span.
     const span = Math.min(Math.floor((Date.now() - started) / (SUSTAIN_STEP_S * 1000)), lastSpan);
-    try {
-      const now = rssMiB(pid);
-      if (!(now <= (peaks[span] ?? 0))) peaks[span] = now;
-    } catch {
-      // gone; the rounds that follow report it
-    }
-  }, 250);
+    if (!(now.total <= (peaks[span] ?? 0))) peaks[span] = now.total;
+  });
   const scraper = scrapeEverySecond(target);
   try {
     await runWrk({
@@ -299,7 +314,7 @@ async function sustain(target: Target, delayMs: number): Promise<string> {
       delayMs,
     });
   } finally {
-    clearInterval(sampler);
+    sampler.stop();
     await scraper?.stop();
   }
   const series = peaks.map(
@@ -307,16 +322,6 @@ async function sustain(target: Target, delayMs: number): Promise<string> {
   );
   log(`  sustained ${target.id}: RSS ${series.join(', ')} MiB`);
   return `${target.id} at the paced rate for ${SUSTAIN}s from its start, highest RSS per ${SUSTAIN_STEP_S}s: ${series.join(', ')} MiB.`;
-}
-
-/** The user-mode share of the CPU ticks spent between two readings (NaN when none were). */
-function userShare(
-  before: { user: number; system: number },
-  after: { user: number; system: number },
-): number {
-  const user = after.user - before.user;
-  const total = user + after.system - before.system;
-  return total > 0 ? user / total : Number.NaN;
 }
 
 async function measure(
@@ -329,14 +334,8 @@ async function measure(
 ): Promise<Sample> {
   const pid = target.pid;
   let rss = { total: Number.NaN, anon: Number.NaN, file: Number.NaN };
-  const sampleRss = () => {
-    if (pid === undefined) return;
-    try {
-      const now = residentMiB(pid);
-      if (!(now.total <= rss.total)) rss = now;
-    } catch {
-      // gone; the next liveness check reports it
-    }
+  const keepHighest = (now: Resident) => {
+    if (!(now.total <= rss.total)) rss = now;
   };
   await waitForQuiet();
   const proxyBefore = pid === undefined ? Number.NaN : cpuNanoseconds(pid);
@@ -344,7 +343,7 @@ async function measure(
   const upstreamBefore = cpuNanoseconds(upstream.pid);
   const machineBefore = machineCpu();
   const selfBefore = process.cpuUsage();
-  const sampler = test === 'paced' ? setInterval(sampleRss, 250) : undefined;
+  const sampler = test === 'paced' && pid !== undefined ? sampleResident(pid, keepHighest) : undefined;
   const scraper = test === 'paced' ? scrapeEverySecond(target) : undefined;
   const { result, cpuNs: wrkCpuNs } = await runWrk({
     url: urlOf(target),
@@ -353,8 +352,7 @@ async function measure(
     seconds: DUR,
     delayMs,
   });
-  clearInterval(sampler);
-  if (test === 'paced') sampleRss();
+  sampler?.stop();
   const scrapes = await scraper?.stop();
   const proxyCpuNs = pid === undefined ? Number.NaN : cpuNanoseconds(pid) - proxyBefore;
   const proxyUserShare = pid === undefined ? Number.NaN : userShare(ticksBefore!, userSystemTicks(pid));

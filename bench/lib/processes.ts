@@ -40,19 +40,36 @@ export function cpuNanoseconds(pid: number): number {
   return total;
 }
 
-/** Clock ticks `pid` has spent in user mode and in the kernel (all its threads; /proc/PID/stat). */
-export function userSystemTicks(pid: number): { user: number; system: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name, which is in parentheses and may hold spaces: state is [0],
-  // utime and stime are fields 14 and 15 of the whole line, [11] and [12] here.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+/**
+ * The fields of /proc/<who>/stat after the command name (which is in parentheses and may hold
+ * spaces): state is [0], and field N of the whole line is [N - 3].
+ */
+function statFields(who: number | 'self'): string[] {
+  const stat = readFileSync(`/proc/${who}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+export interface CpuTicks {
+  user: number;
+  system: number;
+}
+
+/** Clock ticks `pid` has spent in user mode and in the kernel (all its threads; utime, stime). */
+export function userSystemTicks(pid: number): CpuTicks {
+  const fields = statFields(pid);
   return { user: Number(fields[11]), system: Number(fields[12]) };
+}
+
+/** The user-mode share of the ticks spent between two readings (NaN when none were). */
+export function userShare(before: CpuTicks, after: CpuTicks): number {
+  const user = after.user - before.user;
+  const total = user + after.system - before.system;
+  return total > 0 ? user / total : Number.NaN;
 }
 
 /** CPU seconds (user + system) of this process's children that have exited and been reaped. */
 export function reapedChildrenCpuSeconds(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = statFields('self');
   return (Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS_PER_SECOND;
 }
 

@@ -80,9 +80,9 @@ export function othersCores(sample: Sample): number {
 const rate = (sample: Sample | undefined) =>
   sample === undefined ? Number.NaN : sample.wrk.requests / (sample.wrk.duration_us / 1e6);
 
-/** The share `part` of the proxy's CPU per request in µs; NaN without a sample or requests. */
-const cpuPerRequest = (sample: Sample | undefined, part: number) =>
-  sample && sample.wrk.requests > 0 ? (part * sample.proxyCpuNs) / 1000 / sample.wrk.requests : Number.NaN;
+/** The share `part` of the proxy's CPU per request in µs; NaN without requests. */
+const cpuPerRequest = (sample: Sample, part: number) =>
+  sample.wrk.requests > 0 ? (part * sample.proxyCpuNs) / 1000 / sample.wrk.requests : Number.NaN;
 
 export function figures(samples: Sample[], target: TargetId): Figures {
   const rounds = [...new Set(samples.map((sample) => sample.round))];
@@ -97,6 +97,12 @@ export function figures(samples: Sample[], target: TargetId): Figures {
       const direct = find('paced', 'direct', r);
       return mine && direct ? (mine.wrk[key] - direct.wrk[key]) / 1000 : Number.NaN;
     });
+  /** The median over rounds of the share `part` of the proxy's CPU per request at saturation. */
+  const saturationCpu = (part: (sample: Sample) => number) =>
+    over((r) => {
+      const sample = find('saturation', target, r);
+      return sample === undefined ? Number.NaN : cpuPerRequest(sample, part(sample));
+    });
   const mine = samples.filter((sample) => sample.target === target);
   return {
     requestsPerSecond: over((r) => rate(find('saturation', target, r))),
@@ -108,15 +114,9 @@ export function figures(samples: Sample[], target: TargetId): Figures {
     addedP90Ms: added('p90_us'),
     addedP99Ms: added('p99_us'),
     pacedRequestsPerSecond: over((r) => rate(find('paced', target, r))),
-    cpuUsPerRequest: over((r) => cpuPerRequest(find('saturation', target, r), 1)),
-    cpuUserUsPerRequest: over((r) => {
-      const sample = find('saturation', target, r);
-      return cpuPerRequest(sample, sample?.proxyUserShare ?? Number.NaN);
-    }),
-    cpuKernelUsPerRequest: over((r) => {
-      const sample = find('saturation', target, r);
-      return cpuPerRequest(sample, 1 - (sample?.proxyUserShare ?? Number.NaN));
-    }),
+    cpuUsPerRequest: saturationCpu(() => 1),
+    cpuUserUsPerRequest: saturationCpu((sample) => sample.proxyUserShare),
+    cpuKernelUsPerRequest: saturationCpu((sample) => 1 - sample.proxyUserShare),
     rssMiB: over((r) => find('paced', target, r)?.rssMiB ?? Number.NaN),
     rssAnonMiB: over((r) => find('paced', target, r)?.rssAnonMiB ?? Number.NaN),
     rssFileMiB: over((r) => find('paced', target, r)?.rssFileMiB ?? Number.NaN),
