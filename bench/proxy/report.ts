@@ -127,8 +127,10 @@ export function figures(samples: Sample[], target: TargetId): Figures {
 const toMB = (mib: number) => (mib * 1024 * 1024) / 1e6;
 const num = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : '–');
 const count = (value: number) => (Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : '–');
-const signed = (value: number) =>
-  Number.isFinite(value) ? `${value >= 0 ? '+' : ''}${value.toFixed(3)}` : '–';
+const signed = (value: number, digits = 3) =>
+  Number.isFinite(value) ? `${value >= 0 ? '+' : ''}${value.toFixed(digits)}` : '–';
+/** A Trellis target as the report's prose names it. */
+const trellisName = (id: TargetId) => (id === 'trellis' ? 'gateway' : id);
 const cell = (text: string) => text.replaceAll('|', '\\|').replace(/\s+/g, ' ').trim();
 
 /**
@@ -200,16 +202,16 @@ export function renderReport(
     );
   }
   if (idle !== undefined) {
-    const name = (id: TargetId) => (id === 'trellis' ? 'gateway' : id);
     const trellis = TRELLIS_IDS.filter((id) => idle.trellisMiB[id] !== undefined).map(
-      (id) => `${name(id)} ${num(idle.trellisMiB[id]!, 1)} MiB`,
+      (id) => `${trellisName(id)} ${num(idle.trellisMiB[id]!, 1)} MiB`,
     );
     const fresh = TRELLIS_IDS.filter((id) => idle.trellisFreshPacedMiB[id] !== undefined).map(
-      (id) => `${name(id)} ${num(idle.trellisFreshPacedMiB[id]!, 1)} MiB`,
+      (id) => `${trellisName(id)} ${num(idle.trellisFreshPacedMiB[id]!, 1)} MiB`,
     );
     out.push(
       'Trellis runs its build (plain JavaScript, `node bin/trellis.js gateway|proxy`), fed by a control plane ' +
-        '(`trellis start`, on the load core); http-proxy and @fastify/http-proxy run under `node --import tsx`. ' +
+        '(`trellis start`, on the load core); http-proxy and @fastify/http-proxy run under `node --import tsx`, ' +
+        "Node's floor (bench/proxy/node-floor.mjs) under plain node with Trellis's young-generation setting. " +
         `RSS floor: an idle node:http server is ${num(idle.plainMiB, 1)} MiB under plain node, ` +
         `${num(idle.tsxMiB, 1)} MiB under tsx` +
         (trellis.length > 0 ? `; Trellis right after start: ${trellis.join(', ')}` : '') +
@@ -233,6 +235,21 @@ export function renderReport(
     out.push(
       `CPU µs per request at saturation, user / kernel (medians; the range of the total across rounds): ${split.join(' · ')}.`,
     );
+  }
+  const floorMeasured = proxies.includes('node-floor');
+  const aboveFloor = TRELLIS_IDS.filter((id) => floorMeasured && proxies.includes(id));
+  if (aboveFloor.length > 0) {
+    const floor = figures(samples, 'node-floor');
+    const parts = aboveFloor.map((id) => {
+      const f = figures(samples, id);
+      return (
+        `${trellisName(id)} ${signed(f.cpuUsPerRequest - floor.cpuUsPerRequest, 1)} µs CPU/req ` +
+        `(user ${signed(f.cpuUserUsPerRequest - floor.cpuUserUsPerRequest, 1)}), ` +
+        `${signed(f.rssMiB - floor.rssMiB, 1)} MiB RSS ` +
+        `(anonymous ${signed(f.rssAnonMiB - floor.rssAnonMiB, 1)})`
+      );
+    });
+    out.push(`Above Node's floor (what Trellis itself costs, same run): ${parts.join(' · ')}.`);
   }
   for (const note of notes) out.push(note);
   const foreign = samples.map(othersCores);

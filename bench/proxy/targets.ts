@@ -11,6 +11,7 @@ export const TARGET_IDS = [
   'nginx',
   'http-proxy',
   'fastify',
+  'node-floor',
   'trellis',
   'sidecar',
 ] as const;
@@ -24,6 +25,7 @@ export const LABELS: Record<TargetId, string> = {
   nginx: 'nginx (1 worker)',
   'http-proxy': 'http-proxy + keep-alive agent',
   fastify: '@fastify/http-proxy',
+  'node-floor': "Node's floor: a bare raw-socket relay",
   trellis: '**Trellis gateway**',
   sidecar: '**Trellis sidecar** (inbound)',
 };
@@ -95,6 +97,19 @@ export async function startTarget(env: Environment, id: TargetId, upstream: Upst
     const conf = render(env, 'proxy-nginx.conf.tmpl', port, upstream.port);
     const errorLog = join(env.dir, 'proxy-nginx.err');
     started = startTracked(env, id, 'taskset', [...pin, 'nginx', '-p', env.dir, '-e', errorLog, '-c', conf]);
+  } else if (id === 'node-floor') {
+    // With the young-generation setting Trellis's proxies use (bin/trellis.js), so that the memory
+    // between the two is Trellis's own.
+    started = startTracked(env, id, 'taskset', [
+      ...pin,
+      process.execPath,
+      '--semi-space-growth-factor=1',
+      'bench/proxy/node-floor.mjs',
+      '--port',
+      String(port),
+      '--upstream',
+      `127.0.0.1:${upstream.port}`,
+    ]);
   } else if (id === 'trellis' || id === 'sidecar') {
     const trellis = env.trellis;
     if (trellis === undefined) throw new Error('no Trellis control plane');
