@@ -23,16 +23,14 @@ class Framing {
   pendingHead = null;
   bodyLeft = 0;
 
-  /** Consumes `chunk`; returns how many messages ended in it. */
+  /** Consumes `chunk`, carrying over a head that it splits. */
   feed(chunk) {
-    let ended = 0;
     let offset = 0;
     while (offset < chunk.length) {
       if (this.bodyLeft > 0) {
         const take = Math.min(this.bodyLeft, chunk.length - offset);
         this.bodyLeft -= take;
         offset += take;
-        if (this.bodyLeft === 0) ended++;
         continue;
       }
       const rest = chunk.subarray(offset);
@@ -46,9 +44,7 @@ class Framing {
       this.bodyLeft = length === null ? 0 : Number(length[1]);
       offset += end + HEAD_END.length - (this.pendingHead?.length ?? 0);
       this.pendingHead = null;
-      if (this.bodyLeft === 0) ended++;
     }
-    return ended;
   }
 }
 

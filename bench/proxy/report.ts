@@ -236,8 +236,7 @@ export function renderReport(
       `CPU µs per request at saturation, user / kernel (medians; the range of the total across rounds): ${split.join(' · ')}.`,
     );
   }
-  const floorMeasured = proxies.includes('node-floor');
-  const aboveFloor = TRELLIS_IDS.filter((id) => floorMeasured && proxies.includes(id));
+  const aboveFloor = proxies.includes('node-floor') ? TRELLIS_IDS.filter((id) => proxies.includes(id)) : [];
   if (aboveFloor.length > 0) {
     const floor = figures(samples, 'node-floor');
     const parts = aboveFloor.map((id) => {
