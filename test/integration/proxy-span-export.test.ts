@@ -1,6 +1,6 @@
 /**
  * A proxy's spans reach the control plane's /v1/traces in requests of at most 64 spans, so that no
- * export's JSON grows into V8's large-object space (see EXPORT_BATCH_SPANS), and none is lost.
+ * export's JSON grows into V8's large-object space (see YOUNG_EXPORT_BATCH_SPANS), and none is lost.
  * Against a real HTTP receiver on 127.0.0.1.
  */
 import { createServer, type Server } from 'node:http';

@@ -8,17 +8,10 @@ import type { Logger } from '../../core/index.ts';
 import type { AccessLog } from '../../telemetry/access-log.ts';
 import type { AccessLogDestination } from '../../telemetry/access-record.ts';
 import type { BatchExporter } from '../../telemetry/tracing/batch-exporter.ts';
-import { createOtlpExporter } from '../../telemetry/tracing/otlp-http.ts';
+import { createOtlpExporter, YOUNG_EXPORT_BATCH_SPANS } from '../../telemetry/tracing/otlp-http.ts';
 import { createTracer, type Tracer } from '../../telemetry/tracing/tracer.ts';
 
 const CLOSE_TIMEOUT_MS = 2_000;
-/**
- * Spans per export request. A proxy's span encodes to ~1.2 KB of OTLP JSON, so 64 keep each request's
- * JSON (and the objects it is built from) below V8's large-object size and inside the young
- * generation, where it dies; 512 (the default) made every export of a busy proxy land in the old
- * generation: ~3 MiB more resident after 10 s of saturation at 1% sampling.
- */
-const EXPORT_BATCH_SPANS = 64;
 
 export interface ObservabilitySettings {
   /** Spans name this service (the sidecar's service, or `gateway`); absent: no tracing. */
@@ -68,7 +61,8 @@ export async function openObservability(
       onError: (error, spans) => logger.warn({ err: error, spans }, `could not send spans to ${url}`),
       // Shutting down while the control plane is away must not wait long for spans it cannot take.
       closeTimeoutMs: CLOSE_TIMEOUT_MS,
-      maxBatchSize: EXPORT_BATCH_SPANS,
+      // A busy proxy's exports must die young (see YOUNG_EXPORT_BATCH_SPANS).
+      maxBatchSize: YOUNG_EXPORT_BATCH_SPANS,
     });
     tracing = {
       tracer: createTracer({
