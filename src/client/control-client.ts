@@ -1,7 +1,7 @@
 /** Typed calls to the control plane's native API (/api/v1). */
 import type { Instance, MeshSnapshot, Route, Service, ServicePolicy } from '../core/index.ts';
 import { authHeaders, errorFromResponse, normalizeBaseUrl, unavailable } from './http.ts';
-import { createTransport, type Reply } from './transport.ts';
+import { createTransport, type Reply, type TransportFactory } from './transport.ts';
 import type {
   InstanceList,
   InstanceQuery,
@@ -21,6 +21,8 @@ export interface ControlClientOptions {
   token?: string;
   /** Per request, from sending to the last byte of the reply. Default 10 s. */
   timeoutMs?: number;
+  /** How to speak HTTP to the control plane; default node:http (see transport.ts). */
+  transport?: TransportFactory;
 }
 
 export interface ControlClient {
@@ -62,7 +64,7 @@ const API = '/api/v1';
 export function createControlClient(options: ControlClientOptions): ControlClient {
   const baseUrl = normalizeBaseUrl(options.url);
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const transport = createTransport(baseUrl, { keepAliveMs: 4_000 });
+  const transport = (options.transport ?? createTransport)(baseUrl, { keepAliveMs: 4_000 });
   const jsonHeaders = { accept: 'application/json', ...authHeaders(options.token) };
   const jsonBodyHeaders = { ...jsonHeaders, 'content-type': 'application/json' };
 

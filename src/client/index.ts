@@ -3,5 +3,16 @@ export * from './control-client.ts';
 export * from './mesh-view.ts';
 export * from './registration.ts';
 export * from './sse.ts';
+export type {
+  ExchangeOptions,
+  OpenStream,
+  Reply,
+  StreamOptions,
+  StreamReply,
+  Transport,
+  TransportFactory,
+  TransportOptions,
+} from './transport.ts';
+export { timeoutError } from './transport.ts';
 export * from './types.ts';
 export * from './watch.ts';

@@ -1,35 +1,49 @@
 /**
- * HTTP/1.1 to the control plane over node:http (node:https for an https:// URL): one request read
- * whole, or a streaming reply handed over at its head. Not undici: a sidecar imports this, and
- * undici alone costs it ~21 MiB of resident memory.
+ * How the control-plane client speaks HTTP/1.1: the Transport interface, and the default transport
+ * over node:http (node:https for an https:// URL), loaded on first use: one request read whole, or
+ * a streaming reply handed over at its head. Not undici: undici alone costs a process ~21 MiB of
+ * resident memory. The proxies pass their own transport (src/proxy/control-link), built on the
+ * parser of their data path, so a sidecar never loads node:http at all.
  */
-import * as http from 'node:http';
+import type * as http from 'node:http';
+import type { Readable } from 'node:stream';
 
 export interface Reply {
   status: number;
-  headers: http.IncomingHttpHeaders;
+  /** Lower-case names. */
+  headers: Readonly<Record<string, string | string[] | undefined>>;
   text: string;
 }
 
 export interface ExchangeOptions {
   method: string;
-  headers: http.OutgoingHttpHeaders;
-  body?: string;
+  headers: Readonly<Record<string, string | number>>;
+  body?: string | Uint8Array;
   /** From sending to the last byte of the reply; past it the exchange fails with a TimeoutError. */
   timeoutMs: number;
 }
 
 export interface StreamOptions {
-  headers: http.OutgoingHttpHeaders;
+  headers: Readonly<Record<string, string | number>>;
   /** From sending to the reply's head; past it the stream fails with a TimeoutError. */
   headTimeoutMs: number;
   /** Once the head is in, the reply errors (ETIMEDOUT) when its connection is silent this long. */
   idleTimeoutMs: number;
 }
 
+/** A streaming reply at its head. */
+export interface StreamReply {
+  readonly status: number;
+  /**
+   * The body as it arrives (framing removed): the caller's to read. It errors when the connection
+   * fails, or (code ETIMEDOUT) when it is silent longer than the stream's idle timeout.
+   */
+  readonly body: Readable;
+}
+
 export interface OpenStream {
-  /** The reply, at its head: its body is the caller's to read. */
-  readonly response: Promise<http.IncomingMessage>;
+  /** The reply, at its head. */
+  readonly response: Promise<StreamReply>;
   /** Ends the exchange where it is: `response` rejects, or the reply's body errors. */
   abort(): void;
 }
@@ -38,6 +52,9 @@ export interface TransportOptions {
   /** Keep connections for reuse, closing one left idle this long. Without it: one connection per request. */
   keepAliveMs?: number;
 }
+
+/** Makes the transport for one control plane (`baseUrl`); the client's options pick the factory. */
+export type TransportFactory = (baseUrl: string, options?: TransportOptions) => Transport;
 
 export interface Transport {
   exchange(url: string, options: ExchangeOptions): Promise<Reply>;
@@ -68,7 +85,7 @@ export function timeoutError(message: string): Error {
 }
 
 /** Reads a reply's body whole, as UTF-8 text. */
-export function readText(response: http.IncomingMessage): Promise<string> {
+export function readText(response: Readable): Promise<string> {
   return new Promise((resolve, reject) => {
     let text = '';
     response.setEncoding('utf8');
@@ -83,6 +100,7 @@ export function readText(response: http.IncomingMessage): Promise<string> {
 /** Methods a server cannot have acted on twice when resent (RFC 9110 §9.2.2). */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 
+/** The default transport, over node:http or node:https. */
 export function createTransport(baseUrl: string, options: TransportOptions = {}): Transport {
   const agentOptions: http.AgentOptions =
     options.keepAliveMs === undefined
@@ -175,7 +193,7 @@ export function createTransport(baseUrl: string, options: TransportOptions = {})
       let aborted = false;
       const response = stack.then(
         ({ send, agent }) =>
-          new Promise<http.IncomingMessage>((resolve, reject) => {
+          new Promise<StreamReply>((resolve, reject) => {
             if (closed || aborted) {
               reject(aborted ? abortedError() : closedError());
               return;
@@ -200,7 +218,7 @@ export function createTransport(baseUrl: string, options: TransportOptions = {})
                 error.code = 'ETIMEDOUT';
                 reply.destroy(error);
               });
-              resolve(reply);
+              resolve({ status: reply.statusCode ?? 0, body: reply });
             });
             sent.end();
           }),
@@ -232,9 +250,11 @@ export function createTransport(baseUrl: string, options: TransportOptions = {})
 }
 
 function loadStack(secure: boolean, agentOptions: http.AgentOptions): Promise<Stack> {
-  if (!secure) return Promise.resolve({ send: http.request, agent: new http.Agent(agentOptions) });
+  if (!secure) {
+    return import('node:http').then((http) => ({ send: http.request, agent: new http.Agent(agentOptions) }));
+  }
   // Loaded only for an https:// control plane: node:https brings in the TLS stack, ~1 MiB of RSS a
-  // sidecar on a plain-http control plane would carry for nothing.
+  // process on a plain-http control plane would carry for nothing.
   return import('node:https').then((https) => ({
     send: https.request as Send,
     agent: new https.Agent(agentOptions),

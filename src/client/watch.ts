@@ -4,7 +4,6 @@
  * watcher reconnects with exponential backoff and full jitter, resuming after the last revision it
  * applied; the server answers with the missed changes, or a fresh snapshot if they are gone.
  */
-import type { IncomingMessage } from 'node:http';
 import {
   type Clock,
   type Instance,
@@ -23,7 +22,13 @@ import { type BackoffOptions, fullJitterDelay } from './backoff.ts';
 import { authHeaders, errorFromResponse, normalizeBaseUrl, unavailable } from './http.ts';
 import { createMeshView } from './mesh-view.ts';
 import { createSseParser, type SseEvent } from './sse.ts';
-import { createTransport, type OpenStream, readText } from './transport.ts';
+import {
+  createTransport,
+  type OpenStream,
+  readText,
+  type StreamReply,
+  type TransportFactory,
+} from './transport.ts';
 
 export interface WatchMeshOptions {
   url: string;
@@ -44,6 +49,8 @@ export interface WatchMeshOptions {
   clock?: Clock;
   random?: () => number;
   logger?: Logger;
+  /** How to speak HTTP to the control plane; default node:http (see transport.ts). */
+  transport?: TransportFactory;
 }
 
 export interface MeshWatch {
@@ -77,7 +84,7 @@ export function watchMesh(options: WatchMeshOptions): MeshWatch {
   const logger = options.logger;
   const meshView = createMeshView();
   // One connection per stream, never pooled: a watch holds its connection for as long as it lasts.
-  const transport = createTransport(baseUrl);
+  const transport = (options.transport ?? createTransport)(baseUrl);
   const headers = { accept: 'text/event-stream', ...authHeaders(options.token) };
 
   let closed = false;
@@ -161,15 +168,15 @@ export function watchMesh(options: WatchMeshOptions): MeshWatch {
       idleTimeoutMs,
     });
     current = stream;
-    let response: IncomingMessage;
+    let response: StreamReply;
     try {
       response = await stream.response;
     } catch (error) {
       throw unavailable(baseUrl, error);
     }
-    if (response.statusCode !== 200) {
-      const text = await readText(response).catch(() => '');
-      const error = errorFromResponse({ status: response.statusCode ?? 0, text }, 'GET', url);
+    if (response.status !== 200) {
+      const text = await readText(response.body).catch(() => '');
+      const error = errorFromResponse({ status: response.status, text }, 'GET', url);
       if (error.code === 'COMPACTED') fresh = true;
       throw error;
     }
@@ -191,9 +198,9 @@ export function watchMesh(options: WatchMeshOptions): MeshWatch {
         }
       },
     });
-    response.setEncoding('utf8');
+    response.body.setEncoding('utf8');
     try {
-      for await (const text of response) parser.push(text as string);
+      for await (const text of response.body) parser.push(text as string);
       parser.end();
     } catch (error) {
       if (failure !== undefined) throw failure;

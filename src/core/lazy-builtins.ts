@@ -21,3 +21,13 @@ export function loadHttps(): typeof import('node:https') {
 export function loadZlib(): typeof import('node:zlib') {
   return require('node:zlib');
 }
+
+/** node:tls, for a proxy's https:// control plane. */
+export function loadTls(): typeof import('node:tls') {
+  return require('node:tls');
+}
+
+/** node:http, for the demo's traffic and the span exports of the SDK and the control plane (never a proxy's). */
+export function loadHttp(): typeof import('node:http') {
+  return require('node:http');
+}

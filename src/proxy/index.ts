@@ -3,6 +3,8 @@
  * outbound and inbound), the clusters (balancing, circuit breaking, outlier detection, concurrency
  * limits, retry budgets, connection pools) and the sources they are fed from.
  */
+
+export { createHttp1Transport, createSpanPoster } from './control-link/index.ts';
 export {
   type DataPlane,
   type DataPlaneOptions,
@@ -30,8 +32,11 @@ export {
   type GatewayListenerOptions,
   type InboundListenerOptions,
   type ListenerOptions,
+  type MetricsServer,
   type OutboundListenerOptions,
   type ProxyListener,
+  type ServeMetricsOptions,
+  serveMetrics,
 } from './listeners/index.ts';
 export { createProxy, type InboundOptions, type ProxyDeps, type TrellisProxy } from './proxy.ts';
 export { compileRoutes, type RouteTable } from './routing/index.ts';

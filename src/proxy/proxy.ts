@@ -1,7 +1,6 @@
 import type { Logger } from '../core/index.ts';
 import { type Clock, type ServicePolicy, systemClock } from '../core/index.ts';
 import type { AccessLog } from '../telemetry/access-log.ts';
-import { type MetricsServer, serveMetrics } from '../telemetry/metrics-server.ts';
 import type { Direction } from '../telemetry/names.ts';
 import { createProxyMetrics, type ProxyMetrics } from '../telemetry/proxy-metrics.ts';
 import type { Tracer } from '../telemetry/tracing/tracer.ts';
@@ -15,6 +14,7 @@ import {
   type ListenerOptions,
   type ProxyListener,
 } from './listeners/index.ts';
+import { type MetricsServer, serveMetrics } from './listeners/metrics-listener.ts';
 import { ClusterManager, type PoolOptions } from './upstream/index.ts';
 
 export interface ProxyDeps {

@@ -49,7 +49,6 @@ export {
   MIN_WINDOW_MS,
   type WindowFigures,
 } from './latency-window.ts';
-export { type MetricsServer, type ServeMetricsOptions, serveMetrics } from './metrics-server.ts';
 export type { MetricsSource } from './metrics-source.ts';
 export {
   BREAKER_STATE_VALUE,

@@ -1,11 +1,13 @@
 /**
- * The control-plane client's transport (node:http) against scripted servers: connection reuse,
- * timeouts, replies that are not ours, a kept-alive connection reset under us, and close().
+ * The control-plane client's transports against scripted servers: connection reuse, timeouts,
+ * replies that are not ours, a kept-alive connection reset under us, and close(). Both transports
+ * pass the same suite: the default over node:http, and the proxies' own over the data path's parser.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createControlClient } from '../../src/client/index.ts';
+import { type ControlClientOptions, createControlClient as createClient } from '../../src/client/index.ts';
+import { createHttp1Transport } from '../../src/proxy/index.ts';
 import { eventually } from '../helpers/control.ts';
 import { rejection as failure } from '../helpers/mesh-error.ts';
 
@@ -54,7 +56,14 @@ async function until(probe: () => boolean, timeoutMs = 5_000): Promise<void> {
   await eventually(probe, timeoutMs, 10);
 }
 
-describe('createControlClient over node:http', () => {
+const TRANSPORTS = [
+  ['node:http', undefined],
+  ['the proxy transport', createHttp1Transport],
+] as const;
+
+describe.each(TRANSPORTS)('createControlClient over %s', (_name, transport) => {
+  const createControlClient = (options: ControlClientOptions) => createClient({ ...options, transport });
+
   it('reuses one kept-alive connection, sends the token and a JSON body, and closes it on close()', async () => {
     const seen: Array<{ method: string; url: string; auth?: string; type?: string; body: string }> = [];
     const server = await serve((req, res) => {

@@ -1,13 +1,14 @@
 /**
- * The watch's connection handling over node:http, against scripted SSE servers: the connect and
- * idle timeouts, a COMPACTED refusal, text split inside a UTF-8 character, and close() wherever
- * the watch is.
+ * The watch's connection handling against scripted SSE servers: the connect and idle timeouts, a
+ * COMPACTED refusal, text split inside a UTF-8 character, and close() wherever the watch is. Over
+ * both transports: node:http (the default) and the proxies' own.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type MeshWatch, watchMesh } from '../../src/client/index.ts';
+import { type MeshWatch, type TransportFactory, watchMesh } from '../../src/client/index.ts';
 import type { MeshError, MeshSnapshot } from '../../src/core/index.ts';
+import { createHttp1Transport } from '../../src/proxy/index.ts';
 import { eventually } from '../helpers/control.ts';
 
 const snapshot = (revision: number, services: string[] = []): MeshSnapshot => ({
@@ -59,10 +60,15 @@ async function serve(scripts: Array<(req: IncomingMessage, res: ServerResponse) 
   };
 }
 
-function watch(url: string, options: Partial<Parameters<typeof watchMesh>[0]> = {}) {
+function watchOver(
+  transport: TransportFactory | undefined,
+  url: string,
+  options: Partial<Parameters<typeof watchMesh>[0]> = {},
+) {
   const errors: MeshError[] = [];
   const created = watchMesh({
     url,
+    transport,
     backoff: { baseMs: 5, capMs: 20 },
     onError: (error) => errors.push(error),
     ...options,
@@ -78,7 +84,15 @@ async function until(probe: () => boolean, timeoutMs = 5_000): Promise<void> {
 
 const stream = (res: ServerResponse) => res.writeHead(200, { 'content-type': 'text/event-stream' });
 
-describe('watchMesh over node:http', () => {
+const TRANSPORTS = [
+  ['node:http', undefined],
+  ['the proxy transport', createHttp1Transport],
+] as const;
+
+describe.each(TRANSPORTS)('watchMesh over %s', (_name, transport) => {
+  const watch = (url: string, options: Partial<Parameters<typeof watchMesh>[0]> = {}) =>
+    watchOver(transport, url, options);
+
   it('gives up on a reply head that does not come, and tries again', async () => {
     const server = await serve([]);
     const { errors } = watch(server.url, { connectTimeoutMs: 100 });

@@ -2,9 +2,9 @@
  * Metrics of real traffic: requests through a gateway, an outbound and an inbound listener of one
  * proxy to real upstreams, then the proxy's own /metrics port is scraped and read back.
  */
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ProxyListener, TrellisProxy } from '../../src/proxy/index.ts';
-import type { MetricsServer } from '../../src/telemetry/index.ts';
+import type { MetricsServer, ProxyListener, TrellisProxy } from '../../src/proxy/index.ts';
 import { type Exposition, parseExposition } from '../helpers/exposition.ts';
 import { freePort } from '../helpers/ports.ts';
 import {
@@ -277,6 +277,47 @@ describe('proxy metrics from real traffic', () => {
     expect(((await other.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
     // The proxy ports never answer for metrics: /metrics on the gateway is just an unrouted request.
     expect((await request(gateway.port, 'GET', '/metrics')).headers['x-trellis-error']).toBe('NO_ROUTE');
+  });
+
+  /** Writes `bytes` on one connection and reads until the server closes it or `until` holds. */
+  function converse(bytes: string, until: (text: string) => boolean): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(metricsServer.port, '127.0.0.1');
+      let text = '';
+      socket.on('data', (chunk: Buffer) => {
+        text += chunk.toString('latin1');
+        if (until(text)) socket.destroy();
+      });
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
+      socket.end(bytes);
+    });
+  }
+
+  it('keeps a scraper connection alive and answers pipelined scrapes in order', async () => {
+    const scrape = 'GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n';
+    const text = await converse(
+      `${scrape}HEAD /metrics HTTP/1.1\r\nhost: x\r\n\r\n${scrape}`,
+      (sofar) => sofar.split('HTTP/1.1 200 OK').length === 4 && sofar.endsWith('\n'),
+    );
+    const heads = text.match(/HTTP\/1\.1 \d+ [^\r]*/g);
+    expect(heads).toEqual(['HTTP/1.1 200 OK', 'HTTP/1.1 200 OK', 'HTTP/1.1 200 OK']);
+    expect(text.split('# TYPE trellis_requests_total counter')).toHaveLength(3);
+  });
+
+  it('refuses a malformed request, and one with a body, with 400 and closes', async () => {
+    const smuggled = await converse(
+      'GET /metrics HTTP/1.1\r\nhost: x\r\ncontent-length: 1\r\ntransfer-encoding: chunked\r\n\r\n',
+      () => false,
+    );
+    expect(smuggled).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(smuggled).toContain('CL_TE_CONFLICT');
+    const withBody = await converse(
+      'GET /metrics HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\nhi',
+      () => false,
+    );
+    expect(withBody).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(withBody).toContain('"code":"BAD_REQUEST"');
   });
 });
 

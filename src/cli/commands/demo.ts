@@ -5,14 +5,13 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import type { ControlNode } from '../../control/index.ts';
-import { packageRoot, parseDuration } from '../../core/index.ts';
+import { loadHttp, packageRoot, parseDuration } from '../../core/index.ts';
 import { action, type CliContext } from '../context.ts';
 import { durationText, logLevelOption, portNumber } from '../flags.ts';
 import { exitOnSignal } from '../shutdown.ts';
@@ -299,6 +298,8 @@ interface Traffic {
 /** Calls the gateway `perSecond` times a second (at most 64 at once) until `durationMs` is over. */
 function startTraffic(gatewayUrl: string, perSecond: number, durationMs: number, ctx: CliContext): Traffic {
   const { hostname, port } = new URL(gatewayUrl);
+  // Loaded here, not imported: every command shares this module's chunk, and a proxy needs no node:http.
+  const { Agent, request } = loadHttp();
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const startedAt = Date.now();
   const counts = { sent: 0, ok: 0, failed: 0, inFlight: 0 };

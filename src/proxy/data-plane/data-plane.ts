@@ -1,7 +1,8 @@
 import { type BackoffOptions, type MeshWatch, watchMesh } from '../../client/index.ts';
 import type { Clock, Logger } from '../../core/index.ts';
-import { type MetricsServer, serveMetrics } from '../../telemetry/metrics-server.ts';
+import { createHttp1Transport } from '../control-link/index.ts';
 import { createWatchSource } from '../discovery/index.ts';
+import { type MetricsServer, serveMetrics } from '../listeners/metrics-listener.ts';
 import { createProxy } from '../proxy.ts';
 import { defaultServicePolicy } from '../upstream/index.ts';
 import { createWorkerPool, type WorkerPool } from '../workers/pool.ts';
@@ -56,6 +57,7 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
   let reported = false;
   const watch = watchMesh({
     url: options.control,
+    transport: createHttp1Transport,
     token: options.token,
     clock: options.clock,
     random: options.random,

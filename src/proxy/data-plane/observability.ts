@@ -10,6 +10,7 @@ import type { AccessLogDestination } from '../../telemetry/access-record.ts';
 import type { BatchExporter } from '../../telemetry/tracing/batch-exporter.ts';
 import { createOtlpExporter, YOUNG_EXPORT_BATCH_SPANS } from '../../telemetry/tracing/otlp-http.ts';
 import { createTracer, type Tracer } from '../../telemetry/tracing/tracer.ts';
+import { createSpanPoster } from '../control-link/index.ts';
 
 const CLOSE_TIMEOUT_MS = 2_000;
 
@@ -57,6 +58,7 @@ export async function openObservability(
     const url = new URL('/v1/traces', deps.control).toString();
     exporter = createOtlpExporter({
       url,
+      post: createSpanPoster(deps.control),
       headers: deps.token === undefined ? undefined : { authorization: `Bearer ${deps.token}` },
       onError: (error, spans) => logger.warn({ err: error, spans }, `could not send spans to ${url}`),
       // Shutting down while the control plane is away must not wait long for spans it cannot take.

@@ -1,7 +1,12 @@
-import { STATUS_CODES } from 'node:http';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import { DEADLINE_HEADER, HOP_BY_HOP_HEADERS } from '../../core/index.ts';
-import { HEADER_STRIDE, HeaderKind, REQUEST_HOP_BY_HOP, type RequestHead } from '../http1/index.ts';
+import {
+  HEADER_STRIDE,
+  HeaderKind,
+  REQUEST_HOP_BY_HOP,
+  type RequestHead,
+  reasonPhrase,
+} from '../http1/index.ts';
 import { type AbsoluteTarget, splitAbsolute } from '../routing/index.ts';
 import { FORWARD_HOST, forwardedDrop, forwardedRules, KEEP_PROTO } from './forward-head.ts';
 
@@ -165,7 +170,7 @@ export function h1ResponseHead(
   framing: BodyFraming,
   close: boolean,
 ): Buffer {
-  let head = `HTTP/1.1 ${status} ${reason(status)}\r\n${fieldLines(rawHeaders)}`;
+  let head = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n${fieldLines(rawHeaders)}`;
   if (framing === BodyFraming.Chunked) head += 'transfer-encoding: chunked\r\n';
   head += close ? 'connection: close\r\n\r\n' : 'connection: keep-alive\r\n\r\n';
   return Buffer.from(head, 'latin1');
@@ -173,7 +178,7 @@ export function h1ResponseHead(
 
 /** An interim (1xx) response for an HTTP/1.1 client, e.g. 103 Early Hints. */
 export function h1InterimHead(status: number, rawHeaders: readonly string[]): Buffer {
-  return Buffer.from(`HTTP/1.1 ${status} ${reason(status)}\r\n${fieldLines(rawHeaders)}\r\n`, 'latin1');
+  return Buffer.from(`HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n${fieldLines(rawHeaders)}\r\n`, 'latin1');
 }
 
 /** The last chunk of a chunked body, with the HTTP/2 response's trailers (if any) as trailer fields. */
@@ -191,10 +196,6 @@ export function h1LastChunk(trailers: IncomingHttpHeaders | null): Buffer {
 }
 
 const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
-
-function reason(status: number): string {
-  return STATUS_CODES[status] ?? 'Unknown';
-}
 
 /** `name: value\r\n` for each field of rawHeaders that an HTTP/1.1 message may carry. */
 function fieldLines(rawHeaders: readonly string[]): string {

@@ -4,6 +4,8 @@
  * 505 for requests; 502 for anything wrong in an upstream's response). Messages are fixed per code and
  * never echo the offending bytes back.
  */
+import { reasonPhrase } from './reasons.ts';
+
 export const HTTP_PARSE_ERRORS = {
   HEAD_TOO_LARGE: { status: 431, message: 'The request head is larger than the limit.' },
   TOO_MANY_HEADERS: { status: 431, message: 'The request has more header fields than the limit.' },
@@ -96,28 +98,6 @@ export function isHttpParseError(value: unknown): value is HttpParseError {
 
 /** Status used for every error found in an upstream's response: the client gets a Bad Gateway. */
 export const UPSTREAM_PARSE_STATUS = 502;
-
-const REASONS: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  408: 'Request Timeout',
-  413: 'Content Too Large',
-  417: 'Expectation Failed',
-  429: 'Too Many Requests',
-  431: 'Request Header Fields Too Large',
-  500: 'Internal Server Error',
-  501: 'Not Implemented',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-  504: 'Gateway Timeout',
-  505: 'HTTP Version Not Supported',
-};
-
-export function reasonPhrase(status: number): string {
-  return REASONS[status] ?? 'Error';
-}
 
 /**
  * A complete `connection: close` error response in the API's JSON shape:

@@ -13,7 +13,6 @@ export {
   type HttpParseErrorCode,
   isHttpParseError,
   parseErrorResponse,
-  reasonPhrase,
   UPSTREAM_PARSE_STATUS,
 } from './errors.ts';
 export {
@@ -31,6 +30,7 @@ export {
   writeResponseHead,
 } from './head-writer.ts';
 export { classifyHeader, HeaderKind, REQUEST_HOP_BY_HOP, RESPONSE_HOP_BY_HOP } from './header-kind.ts';
+export { reasonPhrase } from './reasons.ts';
 export {
   createRequestParser,
   type RequestFraming,

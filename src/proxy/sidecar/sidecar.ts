@@ -1,5 +1,6 @@
 import { createControlClient } from '../../client/index.ts';
 import { createJsonLogger, systemClock } from '../../core/index.ts';
+import { createHttp1Transport } from '../control-link/index.ts';
 import { type ListenerAddress, startDataPlane } from '../data-plane/index.ts';
 import { type SidecarOptions, sidecarRegistration, sidecarSettingsOf } from './options.ts';
 import { keepRegistered } from './registration.ts';
@@ -67,7 +68,12 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
   const [inbound, outbound] = dataPlane.listeners as [ListenerAddress, ListenerAddress];
   const registration = sidecarRegistration(settings, inbound);
   const instanceId = registration.id!;
-  const client = createControlClient({ url: settings.control, token: settings.token, timeoutMs: 5_000 });
+  const client = createControlClient({
+    url: settings.control,
+    token: settings.token,
+    timeoutMs: 5_000,
+    transport: createHttp1Transport,
+  });
   const keeper = keepRegistered(registration, { client, clock, logger, random, backoff: options.backoff });
   const { watch } = dataPlane;
   // Like Consul's agent, the sidecar puts its instance back when the registry lost it (removed by

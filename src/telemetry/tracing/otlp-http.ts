@@ -1,10 +1,11 @@
 /**
- * OTLP/HTTP JSON export: POST <url> with an ExportTraceServiceRequest over a keep-alive agent.
+ * OTLP/HTTP JSON export: POST <url> with an ExportTraceServiceRequest, by default over a keep-alive
+ * node:http(s) agent (loaded on first use; a proxy passes its own client instead, see `post`).
  * 429 and 5xx (but 501) and connection errors or timeouts are retryable, honouring Retry-After;
  * other statuses are not (the OTLP spec's rules, with every 5xx treated as transient).
  */
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { loadHttps, loadZlib } from '../../core/index.ts';
+import type { IncomingMessage } from 'node:http';
+import { loadHttp, loadHttps, loadZlib } from '../../core/index.ts';
 import {
   BatchExporter,
   type BatchExporterOptions,
@@ -21,6 +22,25 @@ export interface OtlpHttpOptions {
   /** Per request (default 10 s). */
   timeoutMs?: number;
   compression?: 'gzip' | 'none';
+  /** How the requests are made; default a keep-alive node:http(s) agent. */
+  post?: OtlpPoster;
+}
+
+/** The answer to one export request; `text` is its body (the exporter reads at most 64 KiB of it). */
+export interface OtlpAnswer {
+  status: number;
+  /** Lower-case names. */
+  headers: Readonly<Record<string, string | string[] | undefined>>;
+  text: string;
+}
+
+/** Makes the export requests; rejects when no answer came (refused, reset, timed out). */
+export interface OtlpPoster {
+  post(
+    url: string,
+    request: { headers: Record<string, string>; body: Buffer; timeoutMs: number },
+  ): Promise<OtlpAnswer>;
+  close(): void;
 }
 
 export interface OtlpHttpTransport extends SpanTransport {
@@ -41,56 +61,74 @@ export function otlpTracesUrl(endpoint: string): string {
 
 export function createOtlpHttpTransport(options: OtlpHttpOptions): OtlpHttpTransport {
   const url = new URL(otlpTracesUrl(options.url));
-  const secure = url.protocol === 'https:';
-  const https = secure ? loadHttps() : null;
-  const agent = https
-    ? new https.Agent({ keepAlive: true, maxSockets: 2 })
-    : new HttpAgent({ keepAlive: true, maxSockets: 2 });
-  const send = https ? https.request : httpRequest;
+  const target = url.toString();
+  const poster = options.post ?? nodePoster(url.protocol === 'https:');
   const timeoutMs = options.timeoutMs ?? 10_000;
   const gzipSync = options.compression === 'gzip' ? loadZlib().gzipSync : null;
   let rejected = 0;
 
   return {
-    url: url.toString(),
+    url: target,
     rejectedSpans: () => rejected,
-    close: () => agent.destroy(),
-    send(batch: SpanData[]): Promise<void> {
+    close: () => poster.close(),
+    async send(batch: SpanData[]): Promise<void> {
       const json = Buffer.from(encodeTraceRequestJson(batch), 'utf8');
       const body = gzipSync ? gzipSync(json) : json;
-      const headers: Record<string, string | number> = {
-        ...options.headers,
-        'content-type': 'application/json',
-        'content-length': body.length,
-      };
+      const headers: Record<string, string> = { ...options.headers, 'content-type': 'application/json' };
       if (gzipSync) headers['content-encoding'] = 'gzip';
-      return new Promise((resolve, reject) => {
-        const req = send(url, { method: 'POST', agent, headers, timeout: timeoutMs }, (res) => {
-          readAll(res).then((text) => {
-            const status = res.statusCode ?? 0;
-            if (status >= 200 && status < 300) {
-              rejected += partialRejections(text);
-              resolve();
-              return;
-            }
-            const retryable = status === 429 || (status >= 500 && status !== 501);
-            reject(
-              new ExportError(
-                `the OTLP receiver at ${url.host} answered ${status}${text ? `: ${text.slice(0, 200)}` : ''}`,
-                retryable,
-                retryAfterMs(res.headers['retry-after']),
-              ),
-            );
-          }, reject);
-        });
-        req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-        req.on('error', (error) =>
-          reject(
-            new ExportError(`could not send spans to ${url.host}: ${error.message}`, true, undefined, {
-              cause: error,
-            }),
-          ),
+      let answer: OtlpAnswer;
+      try {
+        answer = await poster.post(target, { headers, body, timeoutMs });
+      } catch (error) {
+        if (error instanceof ExportError) throw error;
+        throw new ExportError(
+          `could not send spans to ${url.host}: ${(error as Error).message}`,
+          true,
+          undefined,
+          { cause: error },
         );
+      }
+      const { status, text } = answer;
+      if (status >= 200 && status < 300) {
+        rejected += partialRejections(text);
+        return;
+      }
+      const retryable = status === 429 || (status >= 500 && status !== 501);
+      const retryAfter = answer.headers['retry-after'];
+      throw new ExportError(
+        `the OTLP receiver at ${url.host} answered ${status}${text ? `: ${text.slice(0, 200)}` : ''}`,
+        retryable,
+        retryAfterMs(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter),
+      );
+    },
+  };
+}
+
+/** Export requests over a keep-alive node:http(s) agent of two sockets. */
+function nodePoster(secure: boolean): OtlpPoster {
+  const stack = secure ? loadHttps() : loadHttp();
+  const agent = new stack.Agent({ keepAlive: true, maxSockets: 2 });
+  return {
+    close: () => agent.destroy(),
+    post(url, { headers, body, timeoutMs }) {
+      return new Promise((resolve, reject) => {
+        const req = stack.request(
+          url,
+          {
+            method: 'POST',
+            agent,
+            headers: { ...headers, 'content-length': body.length },
+            timeout: timeoutMs,
+          },
+          (res) => {
+            readAll(res).then(
+              (text) => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }),
+              reject,
+            );
+          },
+        );
+        req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+        req.on('error', reject);
         req.end(body);
       });
     },

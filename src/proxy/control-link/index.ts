@@ -1,0 +1,2 @@
+export { createHttp1Transport } from './http1-transport.ts';
+export { createSpanPoster } from './span-poster.ts';
