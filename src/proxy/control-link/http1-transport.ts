@@ -20,7 +20,13 @@ import {
   timeoutError,
 } from '../../client/index.ts';
 import { loadTls } from '../../core/index.ts';
-import { type BodyDecoder, ChunkedDecoder, ContentLengthDecoder, ResponseParser } from '../http1/index.ts';
+import {
+  type BodyDecoder,
+  ChunkedDecoder,
+  CloseDelimitedDecoder,
+  ContentLengthDecoder,
+  ResponseParser,
+} from '../http1/index.ts';
 
 /** Methods a server cannot have acted on twice when resent (RFC 9110 §9.2.2). */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
@@ -53,6 +59,7 @@ class Connection {
   private decoder: BodyDecoder | undefined;
   private readonly chunked: ChunkedDecoder;
   private readonly sized = new ContentLengthDecoder(0);
+  private readonly untilClose = new CloseDelimitedDecoder();
   private answered = false;
   private error: Error | undefined;
   private onSilence: (() => void) | undefined;
@@ -123,13 +130,11 @@ class Connection {
           }
           this.decoder = this.bodyDecoder();
           reader.head(status, headerRecord(this.parser));
-          if (this.reader !== reader) return; // the reader stopped at the head
         } else {
           const start = offset;
           const progress = this.decoder.consume(chunk, offset, chunk.length);
           offset += progress.consumed;
           if (this.decoder !== this.chunked && offset > start) reader.body(chunk.subarray(start, offset));
-          if (this.reader !== reader) return;
         }
         if (this.decoder.done) {
           this.reader = undefined;
@@ -155,7 +160,7 @@ class Connection {
         this.sized.reset(parser.contentLength);
         return this.sized;
       case 'close':
-        return UNTIL_CLOSE;
+        return this.untilClose;
       default:
         this.sized.reset(0);
         return this.sized;
@@ -167,7 +172,7 @@ class Connection {
     this.reader = undefined;
     this.onGone(this);
     if (reader === undefined) return;
-    if (this.decoder === UNTIL_CLOSE && this.error === undefined) {
+    if (this.decoder === this.untilClose && this.error === undefined) {
       reader.end(false);
       return;
     }
@@ -175,12 +180,6 @@ class Connection {
     reader.fail(error, this.answered);
   }
 }
-
-/** A body that lasts until the connection closes: every byte belongs to it, and it is never done. */
-const UNTIL_CLOSE: BodyDecoder = {
-  done: false,
-  consume: (_buf, offset = 0, end = 0) => ({ consumed: end - offset, done: false }),
-};
 
 function headerRecord(parser: ResponseParser): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -279,6 +278,14 @@ export function createHttp1Transport(baseUrl: string, options: TransportOptions 
     return connection;
   }
 
+  /** A kept-alive connection to reuse, or undefined. */
+  function takeIdle(): Connection | undefined {
+    for (let connection = idle.pop(); connection !== undefined; connection = idle.pop()) {
+      if (!connection.socket.destroyed) return connection;
+    }
+    return undefined;
+  }
+
   function release(connection: Connection): void {
     connection.used = true;
     if (closed || keepAliveMs === undefined) {
@@ -325,8 +332,8 @@ export function createHttp1Transport(baseUrl: string, options: TransportOptions 
         }
       }
 
-      function attempt(mayResend: boolean): void {
-        const connection = idle.pop() ?? connect();
+      function attempt(mayResend: boolean, reuse: boolean): void {
+        const connection = (reuse ? takeIdle() : undefined) ?? connect();
         current = connection;
         const reused = connection.used;
         let status = 0;
@@ -354,7 +361,7 @@ export function createHttp1Transport(baseUrl: string, options: TransportOptions 
             // A kept-alive connection the server closed just as we reused it: the request never
             // reached it, so an idempotent one goes again, once, on a new connection.
             if (mayResend && reused && !answered && !settled) {
-              attempt(false);
+              attempt(false, false);
               return;
             }
             finish(error);
@@ -362,7 +369,7 @@ export function createHttp1Transport(baseUrl: string, options: TransportOptions 
         });
       }
 
-      attempt(IDEMPOTENT.has(request.method));
+      attempt(IDEMPOTENT.has(request.method), true);
     });
   }
 
