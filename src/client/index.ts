@@ -13,6 +13,15 @@ export type {
   TransportFactory,
   TransportOptions,
 } from './transport.ts';
-export { timeoutError } from './transport.ts';
+export {
+  abortedError,
+  closedError,
+  IDEMPOTENT_METHODS,
+  InFlight,
+  type Settlement,
+  silenceError,
+  timeoutError,
+  underDeadline,
+} from './transport-kit.ts';
 export * from './types.ts';
 export * from './watch.ts';

@@ -7,6 +7,15 @@
  */
 import type * as http from 'node:http';
 import type { Readable } from 'node:stream';
+import {
+  abortedError,
+  closedError,
+  IDEMPOTENT_METHODS,
+  InFlight,
+  silenceError,
+  timeoutError,
+  underDeadline,
+} from './transport-kit.ts';
 
 export interface Reply {
   status: number;
@@ -77,13 +86,6 @@ interface Stack {
   agent: http.Agent;
 }
 
-/** An error `unavailable()` in http.ts words as "no answer in time". */
-export function timeoutError(message: string): Error {
-  const error = new Error(message);
-  error.name = 'TimeoutError';
-  return error;
-}
-
 /** Reads a reply's body whole, as UTF-8 text. */
 export function readText(response: Readable): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -97,9 +99,6 @@ export function readText(response: Readable): Promise<string> {
   });
 }
 
-/** Methods a server cannot have acted on twice when resent (RFC 9110 §9.2.2). */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
-
 /** The default transport, over node:http or node:https. */
 export function createTransport(baseUrl: string, options: TransportOptions = {}): Transport {
   const agentOptions: http.AgentOptions =
@@ -107,84 +106,59 @@ export function createTransport(baseUrl: string, options: TransportOptions = {})
       ? { keepAlive: false }
       : { keepAlive: true, timeout: options.keepAliveMs };
   const stack = loadStack(baseUrl.startsWith('https:'), agentOptions);
+  const inFlight = new InFlight();
   let closed = false;
   let closing: Promise<void> | undefined;
-  let inFlight = 0;
-  let drained: (() => void) | undefined;
-
-  function closedError(): Error {
-    return new Error('the client is closed');
-  }
-
-  function abortedError(): Error {
-    return new Error('the request was aborted');
-  }
-
-  function settle(): void {
-    if (--inFlight === 0) drained?.();
-  }
 
   async function exchange(url: string, request: ExchangeOptions): Promise<Reply> {
     const { send, agent } = await stack;
-    return new Promise((resolve, reject) => {
-      const headers = { ...request.headers };
-      if (request.body !== undefined) headers['content-length'] = Buffer.byteLength(request.body);
-      let current: http.ClientRequest | undefined;
-      let settled = false;
-      const timer = setTimeout(
-        () => finish(timeoutError(`no reply within ${request.timeoutMs} ms`)),
-        request.timeoutMs,
-      );
-
-      function finish(error: Error | undefined, reply?: Reply): void {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        if (error === undefined) {
-          resolve(reply!);
-        } else {
-          current?.destroy();
-          reject(error);
+    const headers = { ...request.headers };
+    if (request.body !== undefined) headers['content-length'] = Buffer.byteLength(request.body);
+    let current: http.ClientRequest | undefined;
+    return underDeadline<Reply>(
+      request.timeoutMs,
+      () => current?.destroy(),
+      (settlement) => {
+        const { finish } = settlement;
+        function attempt(mayResend: boolean): void {
+          const req = send(url, { method: request.method, agent, headers });
+          current = req;
+          let answered = false;
+          req.on('error', (error: NodeJS.ErrnoException) => {
+            // A kept-alive connection the server closed just as we reused it: the request never
+            // reached it, so an idempotent one goes again, once, on a new connection.
+            if (
+              mayResend &&
+              !answered &&
+              !settlement.settled &&
+              req.reusedSocket &&
+              error.code === 'ECONNRESET'
+            ) {
+              attempt(false);
+              return;
+            }
+            finish(error);
+          });
+          req.on('response', (response) => {
+            answered = true;
+            readText(response).then(
+              (text) =>
+                finish(undefined, { status: response.statusCode ?? 0, headers: response.headers, text }),
+              finish,
+            );
+          });
+          req.end(request.body);
         }
-      }
 
-      function attempt(mayResend: boolean): void {
-        const req = send(url, { method: request.method, agent, headers });
-        current = req;
-        let answered = false;
-        req.on('error', (error: NodeJS.ErrnoException) => {
-          // A kept-alive connection the server closed just as we reused it: the request never
-          // reached it, so an idempotent one goes again, once, on a new connection.
-          if (mayResend && !answered && !settled && req.reusedSocket && error.code === 'ECONNRESET') {
-            attempt(false);
-            return;
-          }
-          finish(error);
-        });
-        req.on('response', (response) => {
-          answered = true;
-          readText(response).then(
-            (text) =>
-              finish(undefined, { status: response.statusCode ?? 0, headers: response.headers, text }),
-            finish,
-          );
-        });
-        req.end(request.body);
-      }
-
-      attempt(IDEMPOTENT.has(request.method));
-    });
+        attempt(IDEMPOTENT_METHODS.has(request.method));
+      },
+    );
   }
 
   return {
     async exchange(url, request) {
       if (closed) throw closedError();
-      inFlight++;
-      try {
-        return await exchange(url, request);
-      } finally {
-        settle();
-      }
+      return inFlight.run(() => exchange(url, request));
     },
 
     stream(url, request) {
@@ -211,13 +185,9 @@ export function createTransport(baseUrl: string, options: TransportOptions = {})
             sent.on('response', (reply) => {
               clearTimeout(timer);
               head = reply;
-              reply.socket.setTimeout(request.idleTimeoutMs, () => {
-                const error: NodeJS.ErrnoException = new Error(
-                  `the stream was silent for ${request.idleTimeoutMs} ms`,
-                );
-                error.code = 'ETIMEDOUT';
-                reply.destroy(error);
-              });
+              reply.socket.setTimeout(request.idleTimeoutMs, () =>
+                reply.destroy(silenceError(request.idleTimeoutMs)),
+              );
               resolve({ status: reply.statusCode ?? 0, body: reply });
             });
             sent.end();
@@ -236,7 +206,7 @@ export function createTransport(baseUrl: string, options: TransportOptions = {})
     close() {
       closed = true;
       closing ??= (async () => {
-        if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve));
+        await inFlight.drained();
         (await stack).agent.destroy();
       })();
       return closing;

@@ -10,14 +10,20 @@
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import {
+  abortedError,
+  closedError,
   type ExchangeOptions,
+  IDEMPOTENT_METHODS,
+  InFlight,
   type OpenStream,
   type Reply,
   type StreamOptions,
   type StreamReply,
+  silenceError,
   type Transport,
   type TransportOptions,
   timeoutError,
+  underDeadline,
 } from '../../client/index.ts';
 import { loadTls } from '../../core/index.ts';
 import {
@@ -28,8 +34,6 @@ import {
   ResponseParser,
 } from '../http1/index.ts';
 
-/** Methods a server cannot have acted on twice when resent (RFC 9110 §9.2.2). */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 /** Methods whose empty body is announced with `content-length: 0`, as node:http does. */
 const BODYLESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE']);
 /** Headers the transport writes itself. */
@@ -242,24 +246,15 @@ function targetOf(url: string, origin: Origin): string {
   return `${parsed.pathname}${parsed.search}`;
 }
 
-function closedError(): Error {
-  return new Error('the client is closed');
-}
-
-function abortedError(): Error {
-  return new Error('the request was aborted');
-}
-
 /** A Transport (see src/client/transport.ts) to the control plane at `baseUrl`. */
 export function createHttp1Transport(baseUrl: string, options: TransportOptions = {}): Transport {
   const origin = originOf(baseUrl);
   const keepAliveMs = options.keepAliveMs;
   const idle: Connection[] = [];
   const open = new Set<Connection>();
+  const inFlight = new InFlight();
   let closed = false;
   let closing: Promise<void> | undefined;
-  let inFlight = 0;
-  let drained: (() => void) | undefined;
 
   function connect(): Connection {
     const socket = origin.secure
@@ -312,65 +307,52 @@ export function createHttp1Transport(baseUrl: string, options: TransportOptions 
       bodyLength,
       keepAliveMs !== undefined,
     );
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      let current: Connection | undefined;
-      const timer = setTimeout(
-        () => finish(timeoutError(`no reply within ${request.timeoutMs} ms`)),
-        request.timeoutMs,
-      );
-
-      function finish(error: Error | undefined, reply?: Reply): void {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        if (error === undefined) {
-          resolve(reply!);
-        } else {
-          current?.destroy();
-          reject(error);
+    let current: Connection | undefined;
+    return underDeadline<Reply>(
+      request.timeoutMs,
+      () => current?.destroy(),
+      (settlement) => {
+        const { finish } = settlement;
+        function attempt(mayResend: boolean, reuse: boolean): void {
+          const connection = (reuse ? takeIdle() : undefined) ?? connect();
+          current = connection;
+          const reused = connection.used;
+          let status = 0;
+          let headers: Record<string, string> = {};
+          const chunks: Buffer[] = [];
+          let size = 0;
+          connection.send(head, body, request.method, {
+            head(replyStatus, replyHeaders) {
+              status = replyStatus;
+              headers = replyHeaders;
+            },
+            body(buf) {
+              size += buf.length;
+              if (size > MAX_REPLY_BYTES)
+                finish(new Error(`the reply is larger than ${MAX_REPLY_BYTES} bytes`));
+              else chunks.push(buf);
+            },
+            end(reusable) {
+              if (settlement.settled) return;
+              if (reusable) release(connection);
+              else connection.destroy();
+              finish(undefined, { status, headers, text: Buffer.concat(chunks, size).toString('utf8') });
+            },
+            fail(error, answered) {
+              // A kept-alive connection the server closed just as we reused it: the request never
+              // reached it, so an idempotent one goes again, once, on a new connection.
+              if (mayResend && reused && !answered && !settlement.settled) {
+                attempt(false, false);
+                return;
+              }
+              finish(error);
+            },
+          });
         }
-      }
 
-      function attempt(mayResend: boolean, reuse: boolean): void {
-        const connection = (reuse ? takeIdle() : undefined) ?? connect();
-        current = connection;
-        const reused = connection.used;
-        let status = 0;
-        let headers: Record<string, string> = {};
-        const chunks: Buffer[] = [];
-        let size = 0;
-        connection.send(head, body, request.method, {
-          head(replyStatus, replyHeaders) {
-            status = replyStatus;
-            headers = replyHeaders;
-          },
-          body(buf) {
-            size += buf.length;
-            if (size > MAX_REPLY_BYTES)
-              finish(new Error(`the reply is larger than ${MAX_REPLY_BYTES} bytes`));
-            else chunks.push(buf);
-          },
-          end(reusable) {
-            if (settled) return;
-            if (reusable) release(connection);
-            else connection.destroy();
-            finish(undefined, { status, headers, text: Buffer.concat(chunks, size).toString('utf8') });
-          },
-          fail(error, answered) {
-            // A kept-alive connection the server closed just as we reused it: the request never
-            // reached it, so an idempotent one goes again, once, on a new connection.
-            if (mayResend && reused && !answered && !settled) {
-              attempt(false, false);
-              return;
-            }
-            finish(error);
-          },
-        });
-      }
-
-      attempt(IDEMPOTENT.has(request.method), true);
-    });
+        attempt(IDEMPOTENT_METHODS.has(request.method), true);
+      },
+    );
   }
 
   function stream(url: string, request: StreamOptions): OpenStream {
@@ -396,13 +378,7 @@ export function createHttp1Transport(baseUrl: string, options: TransportOptions 
           clearTimeout(timer);
           const reply = new Readable({ read: () => sent.socket.resume() });
           body = reply;
-          sent.whenSilent(request.idleTimeoutMs, () => {
-            const error: NodeJS.ErrnoException = new Error(
-              `the stream was silent for ${request.idleTimeoutMs} ms`,
-            );
-            error.code = 'ETIMEDOUT';
-            sent.destroy(error);
-          });
+          sent.whenSilent(request.idleTimeoutMs, () => sent.destroy(silenceError(request.idleTimeoutMs)));
           resolve({ status, body: reply });
         },
         body(buf) {
@@ -443,20 +419,12 @@ export function createHttp1Transport(baseUrl: string, options: TransportOptions 
   return {
     async exchange(url, request) {
       if (closed) throw closedError();
-      inFlight++;
-      try {
-        return await exchange(url, request);
-      } finally {
-        if (--inFlight === 0) drained?.();
-      }
+      return inFlight.run(() => exchange(url, request));
     },
     stream,
     close() {
       closed = true;
-      closing ??= (async () => {
-        if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve));
-        destroyAll();
-      })();
+      closing ??= inFlight.drained().then(destroyAll);
       return closing;
     },
     async destroy() {

@@ -7,6 +7,7 @@ import {
   type ExchangeTelemetry,
   type Resolver,
 } from '../engine/index.ts';
+import { bind } from './bind.ts';
 
 /** A listening proxy port. */
 export interface ProxyListener {
@@ -75,16 +76,7 @@ export async function listen(options: ListenerOptions, deps: ListenerDeps): Prom
     connections.add(new ClientConnection(socket, ctx));
   });
   server.on('error', (error) => deps.logger.error({ err: error }, 'proxy: listener error'));
-  await new Promise<void>((resolve, reject) => {
-    const fail = (error: Error): void => reject(error);
-    server.once('error', fail);
-    server.listen(options.port, host, () => {
-      server.off('error', fail);
-      resolve();
-    });
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : options.port;
+  const port = await bind(server, options.port, host);
 
   let closing: Promise<void> | undefined;
   async function close(): Promise<void> {

@@ -2,6 +2,7 @@ import { createServer, type Socket } from 'node:net';
 import { MeshError } from '../../core/index.ts';
 import type { MetricsSource } from '../../telemetry/metrics-source.ts';
 import { isHttpParseError, parseErrorResponse, RequestParser, reasonPhrase } from '../http1/index.ts';
+import { bind } from './bind.ts';
 
 export interface ServeMetricsOptions {
   source: MetricsSource;
@@ -131,15 +132,7 @@ export async function serveMetrics(options: ServeMetricsOptions): Promise<Metric
   }
 
   const server = createServer({ allowHalfOpen: true }, serve);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : options.port;
+  const port = await bind(server, options.port, host);
   const urlHost = host.includes(':') ? `[${host}]` : host;
   let closing: Promise<void> | undefined;
   return {
