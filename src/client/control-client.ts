@@ -61,10 +61,13 @@ export interface ControlClient {
 
 const API = '/api/v1';
 
+/** How long a connection to the control plane is kept idle for reuse: under Node's default 5 s server keep-alive. */
+export const CONTROL_KEEP_ALIVE_MS = 4_000;
+
 export function createControlClient(options: ControlClientOptions): ControlClient {
   const baseUrl = normalizeBaseUrl(options.url);
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const transport = (options.transport ?? createTransport)(baseUrl, { keepAliveMs: 4_000 });
+  const transport = (options.transport ?? createTransport)(baseUrl, { keepAliveMs: CONTROL_KEEP_ALIVE_MS });
   const jsonHeaders = { accept: 'application/json', ...authHeaders(options.token) };
   const jsonBodyHeaders = { ...jsonHeaders, 'content-type': 'application/json' };
 

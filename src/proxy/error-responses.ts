@@ -13,15 +13,18 @@ export interface CannedResponse {
   readonly close: Buffer;
 }
 
+/** `extraHeaders`: complete header lines to add, e.g. `allow: GET, HEAD\r\n`. */
 export function cannedResponse(
   code: ErrorCode,
   message: string,
   details: ErrorDetail[] = [],
+  extraHeaders = '',
 ): CannedResponse {
   const status = ERROR_CODES[code].status;
   const body = JSON.stringify({ error: { code, message, details } });
   const head =
     `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n` +
+    extraHeaders +
     'content-type: application/json\r\n' +
     `x-trellis-error: ${code}\r\n` +
     `content-length: ${Buffer.byteLength(body)}\r\n`;

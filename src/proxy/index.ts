@@ -3,7 +3,6 @@
  * outbound and inbound), the clusters (balancing, circuit breaking, outlier detection, concurrency
  * limits, retry budgets, connection pools) and the sources they are fed from.
  */
-
 export { createHttp1Transport, createSpanPoster } from './control-link/index.ts';
 export {
   type DataPlane,

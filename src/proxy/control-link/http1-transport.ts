@@ -26,11 +26,12 @@ import {
   underDeadline,
 } from '../../client/index.ts';
 import { loadTls } from '../../core/index.ts';
+import { allIn, FIELD_CHAR, TCHAR } from '../http1/chars.ts';
 import {
   type BodyDecoder,
   ChunkedDecoder,
   CloseDelimitedDecoder,
-  ContentLengthDecoder,
+  createBodyDecoder,
   ResponseParser,
 } from '../http1/index.ts';
 
@@ -40,8 +41,6 @@ const BODYLESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE']);
 const OWN_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection']);
 /** A reply read whole larger than this fails the exchange (the largest is a mesh snapshot). */
 const MAX_REPLY_BYTES = 64 * 1024 * 1024;
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const UNSAFE_VALUE = /[\r\n\0]/;
 
 /** What the connection tells the exchange or stream reading from it. */
 interface Reader {
@@ -61,9 +60,6 @@ class Connection {
   private method = 'GET';
   private readonly parser = new ResponseParser();
   private decoder: BodyDecoder | undefined;
-  private readonly chunked: ChunkedDecoder;
-  private readonly sized = new ContentLengthDecoder(0);
-  private readonly untilClose = new CloseDelimitedDecoder();
   private answered = false;
   private error: Error | undefined;
   private onSilence: (() => void) | undefined;
@@ -72,10 +68,6 @@ class Connection {
     readonly socket: Socket,
     private readonly onGone: (connection: Connection) => void,
   ) {
-    this.chunked = new ChunkedDecoder({
-      errorStatus: 502,
-      onData: (buf, start, end) => this.reader?.body(buf.subarray(start, end)),
-    });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('error', (error) => {
@@ -132,13 +124,19 @@ class Connection {
             if (status === 101) throw new Error('the control plane switched protocols unasked');
             continue; // 100 Continue and other interim replies precede the real one
           }
-          this.decoder = this.bodyDecoder();
+          // A chunked body's data comes through onData, framing removed; the others pass as they are.
+          this.decoder = createBodyDecoder(this.parser, {
+            errorStatus: 502,
+            onData: (buf, start, end) => reader.body(buf.subarray(start, end)),
+          });
           reader.head(status, headerRecord(this.parser));
         } else {
           const start = offset;
           const progress = this.decoder.consume(chunk, offset, chunk.length);
           offset += progress.consumed;
-          if (this.decoder !== this.chunked && offset > start) reader.body(chunk.subarray(start, offset));
+          if (!(this.decoder instanceof ChunkedDecoder) && offset > start) {
+            reader.body(chunk.subarray(start, offset));
+          }
         }
         if (this.decoder.done) {
           this.reader = undefined;
@@ -154,29 +152,12 @@ class Connection {
     }
   }
 
-  private bodyDecoder(): BodyDecoder {
-    const parser = this.parser;
-    switch (parser.framing) {
-      case 'chunked':
-        this.chunked.reset();
-        return this.chunked;
-      case 'content-length':
-        this.sized.reset(parser.contentLength);
-        return this.sized;
-      case 'close':
-        return this.untilClose;
-      default:
-        this.sized.reset(0);
-        return this.sized;
-    }
-  }
-
   private closed(): void {
     const reader = this.reader;
     this.reader = undefined;
     this.onGone(this);
     if (reader === undefined) return;
-    if (this.decoder === this.untilClose && this.error === undefined) {
+    if (this.decoder instanceof CloseDelimitedDecoder && this.error === undefined) {
       reader.end(false);
       return;
     }
@@ -187,9 +168,8 @@ class Connection {
 
 function headerRecord(parser: ResponseParser): Record<string, string> {
   const headers: Record<string, string> = {};
-  for (let i = 0; i < parser.headerCount; i++) {
-    const name = parser.headerName(i).toLowerCase();
-    const value = parser.headerValue(i);
+  for (const [field, value] of parser.headerList()) {
+    const name = field.toLowerCase();
     headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
   }
   return headers;
@@ -215,7 +195,7 @@ function originOf(baseUrl: string): Origin {
   return { host, port: Number(url.port) || (secure ? 443 : 80), secure, authority: url.host };
 }
 
-/** The request head, refusing header names and values that would break its framing. */
+/** The request head, refusing header names and values that the parsers refuse (as node:http does). */
 function requestHead(
   method: string,
   target: string,
@@ -229,8 +209,8 @@ function requestHead(
     const lower = name.toLowerCase();
     if (OWN_HEADERS.has(lower)) continue;
     const value = String(headers[name]);
-    if (!TOKEN.test(name)) throw new TypeError(`invalid header name "${name}"`);
-    if (UNSAFE_VALUE.test(value)) throw new TypeError(`invalid character in header "${name}"`);
+    if (name === '' || !allIn(TCHAR, name)) throw new TypeError(`invalid header name "${name}"`);
+    if (!allIn(FIELD_CHAR, value)) throw new TypeError(`invalid character in header "${name}"`);
     head += `${lower}: ${value}\r\n`;
   }
   if (bodyLength !== undefined) head += `content-length: ${bodyLength}\r\n`;
@@ -359,13 +339,11 @@ export function createHttp1Transport(baseUrl: string, options: TransportOptions 
     let connection: Connection | undefined;
     let body: Readable | undefined;
     let aborted = false;
-    let rejectHead: ((error: Error) => void) | undefined;
     const response = new Promise<StreamReply>((resolve, reject) => {
       if (closed) {
         reject(closedError());
         return;
       }
-      rejectHead = reject;
       const head = requestHead('GET', targetOf(url, origin), origin, request.headers, undefined, false);
       const sent = connect();
       connection = sent;
@@ -399,13 +377,12 @@ export function createHttp1Transport(baseUrl: string, options: TransportOptions 
       response,
       abort() {
         aborted = true;
+        // Without a connection the transport was closed and `response` has already failed.
         if (body !== undefined) {
           body.destroy();
           connection?.destroy();
-        } else if (connection !== undefined) {
-          connection.destroy(abortedError());
         } else {
-          rejectHead?.(abortedError());
+          connection?.destroy(abortedError());
         }
       },
     };

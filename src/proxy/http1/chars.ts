@@ -77,3 +77,12 @@ export function equalsLower(buf: Buffer, start: number, end: number, lit: string
   }
   return true;
 }
+
+/** Whether every character of `text` is in `chars` (a character beyond latin1 never is). */
+export function allIn(chars: Uint8Array, text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0xff || chars[c] !== 1) return false;
+  }
+  return true;
+}

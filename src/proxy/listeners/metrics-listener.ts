@@ -1,7 +1,7 @@
 import { createServer, type Socket } from 'node:net';
-import { MeshError } from '../../core/index.ts';
 import type { MetricsSource } from '../../telemetry/metrics-source.ts';
-import { isHttpParseError, parseErrorResponse, RequestParser, reasonPhrase } from '../http1/index.ts';
+import { cannedResponse } from '../error-responses.ts';
+import { isHttpParseError, parseErrorResponse, RequestParser } from '../http1/index.ts';
 import { bind } from './bind.ts';
 
 export interface ServeMetricsOptions {
@@ -43,24 +43,23 @@ export async function serveMetrics(options: ServeMetricsOptions): Promise<Metric
   async function answer(method: string, target: string): Promise<Buffer> {
     const queryAt = target.indexOf('?');
     if ((queryAt < 0 ? target : target.slice(0, queryAt)) !== path) {
-      return errorReply(
-        new MeshError('NOT_FOUND', `no route for ${method} ${target}; metrics are at ${path}`),
-      );
+      return cannedResponse('NOT_FOUND', `no route for ${method} ${target}; metrics are at ${path}`)
+        .keepAlive;
     }
     if (method !== 'GET' && method !== 'HEAD') {
-      return errorReply(
-        new MeshError('METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}; use GET, HEAD`, {
-          details: [{ message: 'allowed methods', allow: ['GET', 'HEAD'] }],
-        }),
+      return cannedResponse(
+        'METHOD_NOT_ALLOWED',
+        `${method} is not allowed on ${path}; use GET, HEAD`,
+        [{ message: 'allowed methods', allow: ['GET', 'HEAD'] }],
         'allow: GET, HEAD\r\n',
-      );
+      ).keepAlive;
     }
     let text: string;
     try {
       text = await options.source.text();
     } catch (error) {
       options.onError?.(error);
-      return errorReply(new MeshError('INTERNAL', 'the metrics could not be collected', { cause: error }));
+      return cannedResponse('INTERNAL', 'the metrics could not be collected').keepAlive;
     }
     const body = Buffer.from(text, 'utf8');
     const head = Buffer.from(
@@ -103,12 +102,7 @@ export async function serveMetrics(options: ServeMetricsOptions): Promise<Metric
       const { method, target, keepAlive } = parser;
       if (parser.framing === 'chunked' || parser.contentLength > 0) {
         // A scrape has no body, and skipping one is not worth reading it.
-        socket.end(
-          errorReply(
-            new MeshError('BAD_REQUEST', `a request to ${path} has no body`),
-            'connection: close\r\n',
-          ),
-        );
+        socket.end(cannedResponse('BAD_REQUEST', `a request to ${path} has no body`).close);
         return;
       }
       socket.pause();
@@ -147,16 +141,4 @@ export async function serveMetrics(options: ServeMetricsOptions): Promise<Metric
       return closing;
     },
   };
-}
-
-/** A JSON error in the API's shape; `extraHeaders` are complete header lines. */
-function errorReply(error: MeshError, extraHeaders = ''): Buffer {
-  const body = Buffer.from(JSON.stringify(error.toJSON()), 'utf8');
-  const head =
-    `HTTP/1.1 ${error.status} ${reasonPhrase(error.status)}\r\n` +
-    extraHeaders +
-    'content-type: application/json; charset=utf-8\r\n' +
-    `x-trellis-error: ${error.code}\r\n` +
-    `content-length: ${body.length}\r\n\r\n`;
-  return Buffer.concat([Buffer.from(head, 'latin1'), body]);
 }
