@@ -15,7 +15,7 @@ import {
   type ProxyListener,
 } from './listeners/index.ts';
 import { type MetricsServer, serveMetrics } from './listeners/metrics-listener.ts';
-import { ClusterManager, type PoolOptions } from './upstream/index.ts';
+import { ClusterManager, type PoolOptions, ReadBufferPool } from './upstream/index.ts';
 
 export interface ProxyDeps {
   source: DiscoverySource;
@@ -72,12 +72,14 @@ export interface TrellisProxy {
 export function createProxy(deps: ProxyDeps): TrellisProxy {
   const clock = deps.clock ?? systemClock;
   const { logger, random } = deps;
+  // Every upstream connection of the proxy takes its read buffer from one shared pool.
+  const pool: PoolOptions = { ...deps.pool, readBuffers: deps.pool?.readBuffers ?? new ReadBufferPool() };
   const clusters = new ClusterManager({
     source: deps.source,
     clock,
     logger,
     defaultPolicy: deps.defaultPolicy,
-    pool: deps.pool,
+    pool,
     random,
   });
   const metrics =
@@ -158,7 +160,7 @@ export function createProxy(deps: ProxyDeps): TrellisProxy {
           policy:
             options.policy ??
             (options.service === undefined ? undefined : clusters.policyOf(options.service)),
-          pool: options.pool ?? deps.pool,
+          pool: options.pool ?? pool,
           clock,
           logger,
         }),

@@ -5,6 +5,7 @@ export { H2Session, H2SessionPool, type H2SessionPoolOptions } from './h2-sessio
 export {
   type PoolAddress,
   type PoolOptions,
+  ReadBufferPool,
   UpstreamConnection,
   type UpstreamOwner,
   UpstreamPool,

@@ -2,6 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../../../src/core/index.ts';
 import {
+  ReadBufferPool,
   type UpstreamConnection,
   type UpstreamOwner,
   UpstreamPool,
@@ -159,5 +160,66 @@ describe('UpstreamPool', () => {
     expect(pool.idleCount).toBe(0);
     await until(() => conn.closed);
     pool.close();
+  });
+
+  it('hands a closed connection its read buffer to the next one, unless a write may still hold it', async () => {
+    const readBuffers = new ReadBufferPool();
+    const pool = new UpstreamPool({ address: '127.0.0.1', port }, systemClock, { readBuffers });
+    const serverSide = (conn: UpstreamConnection) =>
+      [...sockets].find((socket) => socket.remotePort === conn.socket.localPort)!;
+    /** Opens a connection, has the upstream send `text`, and returns it with the memory it read into. */
+    const readOnce = async (text: string, keep = false) => {
+      const reads: { text: string; memory: ArrayBufferLike }[] = [];
+      const o = owner();
+      o.onUpstreamData = (conn, chunk) => {
+        reads.push({ text: chunk.toString(), memory: chunk.buffer });
+        if (keep) conn.keepReadBuffer();
+      };
+      const conn = pool.acquire(o);
+      await o.connected;
+      await until(() => serverSide(conn) !== undefined);
+      serverSide(conn).write(text);
+      await until(() => reads.length > 0);
+      return { conn, reads, serverSide: serverSide(conn) };
+    };
+
+    const first = await readOnce('one');
+    expect(first.reads[0]!.text).toBe('one');
+    expect(readBuffers.freeCount).toBe(0);
+    first.conn.destroy();
+    await until(() => first.conn.closed);
+    expect(readBuffers.freeCount).toBe(1);
+
+    const second = await readOnce('two', true);
+    expect(second.reads[0]).toEqual({ text: 'two', memory: first.reads[0]!.memory });
+    expect(readBuffers.freeCount).toBe(0);
+    // Kept: the next read lands elsewhere, and no kept buffer is handed on when the connection closes
+    // (only the one it would have read into next).
+    second.serverSide.write('three');
+    await until(() => second.reads.length === 2);
+    expect(second.reads[1]!.text).toBe('three');
+    const kept = second.reads.map((read) => read.memory);
+    expect(kept[1]).not.toBe(kept[0]);
+    second.conn.destroy();
+    await until(() => second.conn.closed);
+    expect(readBuffers.freeCount).toBe(1);
+    expect(kept).not.toContain(readBuffers.take().buffer);
+    pool.close();
+  });
+});
+
+describe('ReadBufferPool', () => {
+  it('keeps at most maxFree buffers and hands out the last one given back first', () => {
+    const buffers = new ReadBufferPool(2);
+    const [a, b, c] = [buffers.take(), buffers.take(), buffers.take()];
+    expect(new Set([a, b, c]).size).toBe(3);
+    expect(a.length).toBe(64 * 1024);
+    buffers.give(a);
+    buffers.give(b);
+    buffers.give(c);
+    expect(buffers.freeCount).toBe(2);
+    expect(buffers.take()).toBe(b);
+    expect(buffers.take()).toBe(a);
+    expect(buffers.take()).not.toBe(c);
   });
 });
