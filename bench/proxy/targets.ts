@@ -98,12 +98,14 @@ export async function startTarget(env: Environment, id: TargetId, upstream: Upst
     const errorLog = join(env.dir, 'proxy-nginx.err');
     started = startTracked(env, id, 'taskset', [...pin, 'nginx', '-p', env.dir, '-e', errorLog, '-c', conf]);
   } else if (id === 'node-floor') {
-    // With the young-generation setting Trellis's proxies use (bin/trellis.js), so that the memory
-    // between the two is Trellis's own.
+    // With the heap settings Trellis's proxies use (bin/trellis.js), so that the memory between the
+    // two is Trellis's own.
     started = startTracked(env, id, 'taskset', [
       ...pin,
       process.execPath,
       '--semi-space-growth-factor=1',
+      '--optimize-for-size',
+      '--no-flush-bytecode',
       'bench/proxy/node-floor.mjs',
       '--port',
       String(port),
