@@ -5,6 +5,7 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MetricsServer, ProxyListener, TrellisProxy } from '../../src/proxy/index.ts';
+import { serveMetrics } from '../../src/proxy/listeners/metrics-listener.ts';
 import { type Exposition, parseExposition } from '../helpers/exposition.ts';
 import { freePort } from '../helpers/ports.ts';
 import {
@@ -336,6 +337,26 @@ describe('proxy without metrics', () => {
     } finally {
       await proxy.close();
       await upstream.close();
+    }
+  });
+});
+
+describe('the metrics port', () => {
+  it('counts the bytes of a UTF-8 exposition in content-length', async () => {
+    const text = 'trellis_info{service="café-ünïcode"} 1\n';
+    const server = await serveMetrics({
+      port: 0,
+      source: { contentType: 'text/plain; version=0.0.4; charset=utf-8', text: async () => text },
+    });
+    try {
+      const reply = await fetch(server.url);
+      expect(reply.headers.get('content-length')).toBe(String(Buffer.byteLength(text)));
+      expect(Number(reply.headers.get('content-length'))).toBeGreaterThan(text.length);
+      expect(await reply.text()).toBe(text);
+      const head = await fetch(server.url, { method: 'HEAD' });
+      expect(head.headers.get('content-length')).toBe(String(Buffer.byteLength(text)));
+    } finally {
+      await server.close();
     }
   });
 });
