@@ -279,13 +279,7 @@ export function createHttp1Transport(baseUrl: string, options: TransportOptions 
         ? request.body
         : Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength);
     const bodyLength =
-      body === undefined
-        ? BODYLESS.has(request.method)
-          ? undefined
-          : 0
-        : typeof body === 'string'
-          ? Buffer.byteLength(body, 'utf8')
-          : body.length;
+      body === undefined ? (BODYLESS.has(request.method) ? undefined : 0) : Buffer.byteLength(body);
     const head = requestHead(
       request.method,
       targetOf(url, origin),

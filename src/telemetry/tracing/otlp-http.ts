@@ -72,8 +72,8 @@ export function createOtlpHttpTransport(options: OtlpHttpOptions): OtlpHttpTrans
     rejectedSpans: () => rejected,
     close: () => poster.close(),
     async send(batch: SpanData[]): Promise<void> {
-      // Sent as the string it is (see the proxy's metrics listener: a Buffer of it would often
-      // outlive its write until V8's next full collection).
+      // Posted as a string: Node frees its copy once written, where a Buffer of it that lived
+      // through the write was often freed only at V8's next full collection.
       const json = encodeTraceRequestJson(batch);
       const body = gzipSync ? gzipSync(json) : json;
       const headers: Record<string, string> = { ...options.headers, 'content-type': 'application/json' };
