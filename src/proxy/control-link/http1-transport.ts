@@ -78,7 +78,7 @@ class Connection {
   }
 
   /** Writes a request; its reply goes to `reader`. */
-  send(head: string, body: Buffer | string | undefined, method: string, reader: Reader): void {
+  send(head: string, body: string | Uint8Array | undefined, method: string, reader: Reader): void {
     this.reader = reader;
     this.method = method;
     this.answered = false;
@@ -272,12 +272,7 @@ export function createHttp1Transport(baseUrl: string, options: TransportOptions 
   }
 
   function exchange(url: string, request: ExchangeOptions): Promise<Reply> {
-    // A string body is written as a string: Node frees its copy when the write is done, where a
-    // Buffer that lived through a write was often freed only at V8's next full collection.
-    const body =
-      request.body === undefined || typeof request.body === 'string'
-        ? request.body
-        : Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength);
+    const { body } = request;
     const bodyLength =
       body === undefined ? (BODYLESS.has(request.method) ? undefined : 0) : Buffer.byteLength(body);
     const head = requestHead(
