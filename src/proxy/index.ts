@@ -25,6 +25,12 @@ export {
 export { type Gateway, type GatewayOptions, startGateway } from './edge-gateway.ts';
 export { type CannedResponse, cannedResponse, MESH_ERRORS } from './error-responses.ts';
 export {
+  compactingCollection,
+  type IdleCompaction,
+  type IdleCompactionOptions,
+  startIdleCompaction,
+} from './idle-compaction.ts';
+export {
   createGatewayListener,
   createInboundListener,
   createOutboundListener,

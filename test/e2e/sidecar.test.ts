@@ -321,6 +321,35 @@ describe('trellis proxy: the sidecar', { timeout: 90_000 }, () => {
     expect((await client.listInstances({ service: 'b' })).instances).toEqual([]);
   });
 
+  it('gives back the heap a burst left once the traffic has gone quiet', async () => {
+    const appC = await startApp('c');
+    apps.push(appC);
+    const inbound = await freePort();
+    const sidecarC = sidecar('c', appC, inbound, await freePort(), [
+      '--log-level',
+      'debug',
+      '--sample-ratio',
+      '1',
+    ]);
+    await sidecarC.waitFor('trellis sidecar for c');
+    const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+    for (let sent = 0; sent < 4_000; sent += 8) {
+      const replies = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => send(inbound, { path: `/burst/${sent + i}`, agent })),
+      );
+      expect(replies.every((reply) => reply.status === 200)).toBe(true);
+    }
+    agent.destroy();
+    await sidecarC.waitFor('compacted the heap after a quiet spell', 20_000);
+    const line = sidecarC
+      .output()
+      .split('\n')
+      .find((text) => text.includes('compacted the heap after a quiet spell'))!;
+    const { committedBefore, committedAfter } = JSON.parse(line) as Record<string, number>;
+    expect(committedAfter).toBeLessThan(committedBefore);
+    await kill(sidecarC);
+  });
+
   it('registers the instance again when the registry loses it', async () => {
     const idA = `a-127.0.0.1-${ports.aIn}`;
     await client.deregisterInstance(idA);
