@@ -57,12 +57,10 @@ export function startIdleCompaction(options: IdleCompactionOptions): IdleCompact
   let lowest = committedHeap();
   let quietFor = 0;
   let runs = 0;
-  let stopped = false;
   let timer = clock.setTimeout(check, checkEveryMs);
   timer.unref?.();
 
   function check(): void {
-    if (stopped) return;
     quietFor = utilization() < quietUtilization ? quietFor + checkEveryMs : 0;
     const committed = committedHeap();
     if (committed < lowest) lowest = committed;
@@ -87,7 +85,6 @@ export function startIdleCompaction(options: IdleCompactionOptions): IdleCompact
       return runs;
     },
     stop() {
-      stopped = true;
       clock.clearTimeout(timer);
     },
   };

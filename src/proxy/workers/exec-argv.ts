@@ -6,8 +6,8 @@ const EVAL_OPTIONS = new Set(['-e', '--eval', '-p', '--print']);
 
 /**
  * A worker's heap is set up as bin/trellis.js sets up a proxy's (see there): 1 MB semi-spaces, V8's
- * memory-saving growth steps, bytecode kept. On the command line V8 ignores a growth factor below 2,
- * so the semi-space cap is set instead.
+ * memory-saving mode (every full collection memory-reducing), bytecode kept. On the command line V8
+ * ignores a growth factor below 2, so the semi-space cap is set instead.
  */
 const WORKER_MEMORY_FLAGS = ['--max-semi-space-size=1', '--optimize-for-size', '--no-flush-bytecode'];
 
