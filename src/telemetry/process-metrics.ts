@@ -1,7 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { PerformanceObserver, constants as perf } from 'node:perf_hooks';
+import {
+  type IntervalHistogram,
+  monitorEventLoopDelay,
+  PerformanceObserver,
+  constants as perf,
+} from 'node:perf_hooks';
 import { getHeapSpaceStatistics } from 'node:v8';
-import { monitorEventLoopDelay } from './event-loop-delay.ts';
 import type { Aggregation, Family, FamilySource, LabelSet, Sample } from './exposition/index.ts';
 
 /**
@@ -12,9 +16,8 @@ import type { Aggregation, Family, FamilySource, LabelSet, Sample } from './expo
  * `process_start_time_seconds` is kept with --workers (the earliest; prom-client omits it),
  * `nodejs_eventloop_lag_seconds` is measured during the scrape (prom-client's is the previous
  * scrape's), the event-loop delay gauges are left out when no delay was sampled since the last
- * scrape and hold two significant figures (prom-client's three: see event-loop-delay.ts), and the
- * `*_total` gauges prom-client adds beside `nodejs_active_*{type}` are not (promtool rejects gauges
- * named `_total`).
+ * scrape, and the `*_total` gauges prom-client adds beside `nodejs_active_*{type}` are not (promtool
+ * rejects gauges named `_total`).
  */
 export interface ProcessMetrics extends FamilySource {
   /** Stops the event-loop delay monitor and the GC observer. */
@@ -149,8 +152,8 @@ export function createProcessMetrics(): ProcessMetrics {
   const versionLabels: LabelSet = { version: process.version, major, minor, patch };
 
   // prom-client's resolution: the delay figures stay comparable.
-  const delayMonitor = monitorEventLoopDelay(10);
-  const delay = delayMonitor.histogram;
+  const delay: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
   const gcBuckets = GC_BUCKETS_SECONDS.length + 1;
   const gcCounts = new Float64Array(GC_KINDS.length * gcBuckets);
   const gcSums = new Float64Array(GC_KINDS.length);
@@ -330,7 +333,7 @@ export function createProcessMetrics(): ProcessMetrics {
       return families;
     },
     close() {
-      delayMonitor.stop();
+      delay.disable();
       gc.disconnect();
     },
   };
