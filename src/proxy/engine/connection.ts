@@ -1030,7 +1030,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
       this.bodyBuffered(),
       this.deadline,
       outcome,
-      this.clock.now(),
+      this.clock,
       this.ctx.random,
       this.cluster!.budget,
       this.stats,

@@ -759,7 +759,7 @@ export class H2Exchange implements ClusterWaiter {
       this.bodyBuffered(),
       this.deadline,
       outcome,
-      this.clock.now(),
+      this.clock,
       this.ctx.random,
       this.cluster!.budget,
       this.counters,

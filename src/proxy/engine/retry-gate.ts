@@ -1,6 +1,7 @@
 import {
   type AttemptOutcome,
   backoffDelay,
+  type Clock,
   type RetryBudget,
   retryFits,
   shouldRetry,
@@ -11,6 +12,7 @@ import type { ExchangeSettings } from '../upstream/index.ts';
  * When the next attempt of an exchange (HTTP/1.1 or h2c) may start after `outcome`, or -1 when there
  * is none: the policy's conditions, a request that can be sent again (`replayable`), the deadline
  * (absolute ms) and the retry budget must all allow it. A budget refusal is counted in `stats`.
+ * The clock is read only for an outcome the policy retries (not for every 2xx response).
  */
 export function retryAt(
   settings: ExchangeSettings,
@@ -20,7 +22,7 @@ export function retryAt(
   bodyBuffered: boolean,
   deadline: number,
   outcome: AttemptOutcome,
-  now: number,
+  clock: Clock,
   random: () => number,
   budget: RetryBudget,
   stats: { budgetExhausted: number } | null,
@@ -29,6 +31,7 @@ export function retryAt(
   const policy = settings.retry;
   if (!shouldRetry(policy, attempt, method, bodyBuffered, outcome)) return -1;
   const delay = backoffDelay(policy.backoffBaseMs, policy.backoffCapMs, attempt, random);
+  const now = clock.now();
   if (!retryFits(now, deadline, delay, 1)) return -1;
   if (!budget.tryAcquireRetry()) {
     if (stats !== null) stats.budgetExhausted++;
