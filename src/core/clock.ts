@@ -16,17 +16,64 @@ export const systemClock: Clock = {
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
 
+/** Looked up once: the global `performance` is a getter (~65 ns a read through it and `timeOrigin`). */
+const PERFORMANCE = performance;
+/** How often a precise clock compares itself with the wall clock. */
+const RECHECK_MS = 10_000;
+/** At most this many Date.now() reads (~5 ms) waiting for it to tick over. */
+const TICK_WAIT_READS = 100_000;
+/** Ticks of Date.now() an anchoring looks at. */
+const ANCHOR_TICKS = 3;
+
 /**
  * The system clock at sub-millisecond resolution, for what measures latencies (proxies, the SDK):
- * the wall-clock time the process started at plus the monotonic time since
- * (`performance.timeOrigin + performance.now()`, as OpenTelemetry JS times its spans). A round trip
- * on a LAN or loopback takes 0.1-0.5 ms, which `Date.now()` reads as 0 or 1 ms, so the ewma
- * balancer could not tell a fast endpoint from a slow one. Being monotonic, it never steps back
- * when the system clock is set; it differs from `Date.now()` only by such steps since the start.
- * Reading it costs what `Date.now()` does (~60 ns).
+ * epoch milliseconds with a fraction, from the monotonic clock (`performance.now()`) anchored on the
+ * wall clock. A round trip on a LAN or loopback takes 0.1-0.5 ms, which `Date.now()` reads as 0 or
+ * 1 ms, so the ewma balancer could not tell a fast endpoint from a slow one. The monotonic clock
+ * stops while a machine sleeps and ignores the wall clock being set, and these times also go into
+ * absolute deadlines that other processes read (`x-trellis-deadline`), so every 10 s the clock
+ * compares itself with `Date.now()` and follows it when they differ by more than its 1 ms
+ * truncation; otherwise it never steps, so a latency is never negative. ~50 ns a read, as
+ * `Date.now()`. `sources` replace the two clocks in tests.
  */
-export const preciseClock: Clock = {
-  now: () => performance.timeOrigin + performance.now(),
-  setTimeout: systemClock.setTimeout,
-  clearTimeout: systemClock.clearTimeout,
-};
+export function createPreciseClock(sources: { wall?: () => number; monotonic?: () => number } = {}): Clock {
+  const wallNow = sources.wall ?? Date.now;
+  const monotonicNow = sources.monotonic ?? (() => PERFORMANCE.now());
+  let anchorWall = 0;
+  let anchorMono = 0;
+  // Anchored where Date.now() ticks over, so a reading matches Date.now() to a few microseconds
+  // rather than lagging it by up to its truncated millisecond. Of three ticks (~3 ms, at start and
+  // after a step) the one seen soonest counts: a tick seen late (the thread was preempted) would
+  // make every reading lag by that much.
+  const anchor = () => {
+    let best = Number.NEGATIVE_INFINITY;
+    for (let tick = 0; tick < ANCHOR_TICKS; tick++) {
+      const first = wallNow();
+      let wall = first;
+      for (let i = 0; i < TICK_WAIT_READS && wall === first; i++) wall = wallNow();
+      const mono = monotonicNow();
+      if (wall - mono > best) {
+        best = wall - mono;
+        anchorWall = wall;
+        anchorMono = mono;
+      }
+    }
+  };
+  anchor();
+  return {
+    now() {
+      const mono = monotonicNow();
+      const reading = anchorWall + (mono - anchorMono);
+      if (mono - anchorMono < RECHECK_MS) return reading;
+      if (Math.abs(wallNow() - reading) > 1) {
+        anchor();
+        return anchorWall;
+      }
+      anchorWall = reading;
+      anchorMono = mono;
+      return reading;
+    },
+    setTimeout: systemClock.setTimeout,
+    clearTimeout: systemClock.clearTimeout,
+  };
+}

@@ -1,5 +1,5 @@
 import type { Logger } from '../core/index.ts';
-import { type Clock, preciseClock, type ServicePolicy } from '../core/index.ts';
+import { type Clock, createPreciseClock, type ServicePolicy } from '../core/index.ts';
 import type { AccessLog } from '../telemetry/access-log.ts';
 import type { Direction } from '../telemetry/names.ts';
 import { createProxyMetrics, type ProxyMetrics } from '../telemetry/proxy-metrics.ts';
@@ -70,7 +70,7 @@ export interface TrellisProxy {
 }
 
 export function createProxy(deps: ProxyDeps): TrellisProxy {
-  const clock = deps.clock ?? preciseClock;
+  const clock = deps.clock ?? createPreciseClock();
   const { logger, random } = deps;
   // Every upstream connection of the proxy takes its read buffer from one shared pool.
   const pool: PoolOptions = { ...deps.pool, readBuffers: deps.pool?.readBuffers ?? new ReadBufferPool() };

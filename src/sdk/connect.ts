@@ -3,10 +3,10 @@ import type { Response } from 'undici';
 import { createControlClient, type MeshWatch, watchMesh } from '../client/index.ts';
 import {
   type Clock,
+  createPreciseClock,
   isMeshError,
   MeshError,
   parseDuration,
-  preciseClock,
   type TimerHandle,
 } from '../core/index.ts';
 import { ClusterSet } from './clusters.ts';
@@ -28,7 +28,7 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
  * (e.g. UNAUTHORIZED).
  */
 export async function connect(options: ConnectOptions): Promise<Mesh> {
-  const clock = options.clock ?? preciseClock;
+  const clock = options.clock ?? createPreciseClock();
   const logger = options.logger ?? pino({ level: 'silent' });
   const random = options.random ?? Math.random;
   const connectTimeoutMs = parseDuration(options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS);

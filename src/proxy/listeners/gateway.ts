@@ -1,5 +1,5 @@
 import type { Clock, Logger, Route } from '../../core/index.ts';
-import { preciseClock } from '../../core/index.ts';
+import { createPreciseClock } from '../../core/index.ts';
 import { type RouteStatsHolder, statsSlots } from '../../telemetry/proxy-stats.ts';
 import type { DiscoverySource } from '../discovery/index.ts';
 import type { Resolution } from '../engine/index.ts';
@@ -159,7 +159,7 @@ export class GatewayRouter {
 
 /** The gateway: requests are routed by the route table (host, path, method, headers) to services. */
 export async function createGatewayListener(options: GatewayListenerOptions): Promise<ProxyListener> {
-  const clock = options.clock ?? preciseClock;
+  const clock = options.clock ?? createPreciseClock();
   const { logger } = options;
   let owned: ClusterManager | undefined;
   let clusters = options.clusters;

@@ -1,5 +1,5 @@
 import type { Clock, Logger, ServicePolicy } from '../../core/index.ts';
-import { preciseClock } from '../../core/index.ts';
+import { createPreciseClock } from '../../core/index.ts';
 import type { Resolution } from '../engine/index.ts';
 import { Cluster, defaultServicePolicy, type PoolOptions } from '../upstream/index.ts';
 import { type ListenerOptions, listen, type ProxyListener } from './listener.ts';
@@ -32,7 +32,7 @@ export function inboundPolicy(policy: ServicePolicy): ServicePolicy {
 
 /** The sidecar's inbound listener (mesh → app): everything goes to the one local app. */
 export async function createInboundListener(options: InboundListenerOptions): Promise<ProxyListener> {
-  const clock = options.clock ?? preciseClock;
+  const clock = options.clock ?? createPreciseClock();
   const { logger } = options;
   const service = options.service ?? 'app';
   const cluster = new Cluster(service, inboundPolicy(options.policy ?? defaultServicePolicy(service)), {

@@ -1,5 +1,5 @@
 import type { Clock, Logger } from '../../core/index.ts';
-import { preciseClock } from '../../core/index.ts';
+import { createPreciseClock } from '../../core/index.ts';
 import type { DiscoverySource } from '../discovery/index.ts';
 import type { Resolution } from '../engine/index.ts';
 import { MESH_ERRORS } from '../error-responses.ts';
@@ -68,7 +68,7 @@ export class OutboundRouter {
 
 /** The sidecar's outbound listener (app → mesh); see OutboundRouter for how the target is named. */
 export async function createOutboundListener(options: OutboundListenerOptions): Promise<ProxyListener> {
-  const clock = options.clock ?? preciseClock;
+  const clock = options.clock ?? createPreciseClock();
   const { logger } = options;
   let owned: ClusterManager | undefined;
   let clusters = options.clusters;
