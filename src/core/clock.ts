@@ -16,7 +16,7 @@ export const systemClock: Clock = {
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
 
-/** Looked up once: the global `performance` is a getter (~65 ns a read through it and `timeOrigin`). */
+/** Looked up once: the global `performance` is a getter, ~18 ns more on every read through it. */
 const PERFORMANCE = performance;
 /** How often a precise clock compares itself with the wall clock. */
 const RECHECK_MS = 10_000;
