@@ -60,18 +60,22 @@ export function createPreciseClock(sources: { wall?: () => number; monotonic?: (
     }
   };
   anchor();
+  const recheck = (elapsed: number): number => {
+    const reading = anchorWall + elapsed;
+    if (Math.abs(wallNow() - reading) > 1) {
+      anchor();
+      return anchorWall;
+    }
+    anchorWall = reading;
+    anchorMono += elapsed;
+    return reading;
+  };
   return {
+    // Kept this small so that V8 inlines it where it is called: a reading then stays an unboxed
+    // double instead of a heap number allocated per call.
     now() {
-      const mono = monotonicNow();
-      const reading = anchorWall + (mono - anchorMono);
-      if (mono - anchorMono < RECHECK_MS) return reading;
-      if (Math.abs(wallNow() - reading) > 1) {
-        anchor();
-        return anchorWall;
-      }
-      anchorWall = reading;
-      anchorMono = mono;
-      return reading;
+      const elapsed = monotonicNow() - anchorMono;
+      return elapsed < RECHECK_MS ? anchorWall + elapsed : recheck(elapsed);
     },
     setTimeout: systemClock.setTimeout,
     clearTimeout: systemClock.clearTimeout,
