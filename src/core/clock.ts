@@ -26,9 +26,9 @@ const TICK_WAIT_READS = 100_000;
 const ANCHOR_TICKS = 3;
 
 /**
- * The system clock at sub-millisecond resolution, for what measures latencies (proxies, the SDK):
- * epoch milliseconds with a fraction, from the monotonic clock (`performance.now()`) anchored on the
- * wall clock. A round trip on a LAN or loopback takes 0.1-0.5 ms, which `Date.now()` reads as 0 or
+ * The system clock at sub-millisecond resolution, for what measures latencies (proxies, the SDK)
+ * and for span start times: epoch milliseconds with a fraction, from the monotonic clock
+ * (`performance.now()`) anchored on the wall clock. A round trip on a LAN or loopback takes 0.1-0.5 ms, which `Date.now()` reads as 0 or
  * 1 ms, so the ewma balancer could not tell a fast endpoint from a slow one. The monotonic clock
  * stops while a machine sleeps and ignores the wall clock being set, and these times also go into
  * absolute deadlines that other processes read (`x-trellis-deadline`), so every 10 s the clock

@@ -25,7 +25,6 @@ export {
 export { type Gateway, type GatewayOptions, startGateway } from './edge-gateway.ts';
 export { type CannedResponse, cannedResponse, MESH_ERRORS } from './error-responses.ts';
 export {
-  compactingCollection,
   type IdleCompaction,
   type IdleCompactionOptions,
   startIdleCompaction,

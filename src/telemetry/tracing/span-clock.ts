@@ -1,8 +1,9 @@
+import { createPreciseClock } from '../../core/index.ts';
+
 /**
- * Span times: wall-clock start times with sub-millisecond resolution, durations from the monotonic
- * clock. `performance.timeOrigin + performance.now()` alone drifts from the wall clock (the monotonic
- * clock stops while a laptop sleeps), so the wall reading is re-anchored on Date.now() now and then;
- * durations never cross an anchor, so they are never negative.
+ * Span times: wall-clock start times with sub-millisecond resolution (the core's precise clock,
+ * which follows the wall clock after a sleep or a step), durations from the monotonic clock, so
+ * they are never negative.
  */
 export interface SpanClock {
   /** Epoch milliseconds, with a fraction. */
@@ -11,20 +12,10 @@ export interface SpanClock {
   mono(): number;
 }
 
-const REANCHOR_MS = 10_000;
-
 export function createSpanClock(): SpanClock {
-  let anchorWall = Date.now();
-  let anchorMono = performance.now();
+  const precise = createPreciseClock();
   return {
-    wall() {
-      const mono = performance.now();
-      if (mono - anchorMono > REANCHOR_MS) {
-        anchorWall = Date.now();
-        anchorMono = mono;
-      }
-      return anchorWall + (mono - anchorMono);
-    },
+    wall: () => precise.now(),
     mono: () => performance.now(),
   };
 }
