@@ -34,6 +34,7 @@ import {
 } from './forward-head.ts';
 import { H2Exchange } from './h2-exchange.ts';
 import { retryAt } from './retry-gate.ts';
+import { readIntoBuffers } from './socket-reads.ts';
 import { ExchangeObserver } from './trace-hooks.ts';
 
 // Connection states. An exchange runs from S_QUEUED to the end of the response.
@@ -100,6 +101,10 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     route: null,
   };
   private readonly remoteAddress: string;
+  /** What the socket reads into (null: it reads through 'data' events, see `readIntoBuffers`). */
+  private readBuffer: Buffer | null = null;
+  /** A view of `readBuffer` outlived the read that filled it: the next read goes to another buffer. */
+  private readBufferHeld = false;
   /** Runs the exchanges with h2c clusters (made for the first one). */
   private h2: H2Exchange | null = null;
   /** Tracing and the access log of the exchanges (null: both off); read by the H2Exchange too. */
@@ -186,7 +191,12 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     this.observer =
       ctx.telemetry === null ? null : new ExchangeObserver(ctx.telemetry, socket, this.remoteAddress);
     this.idleSince = this.clock.now();
-    socket.on('data', this.onClientData);
+    this.readBuffer = ctx.readBuffers.take();
+    if (!readIntoBuffers(socket, this.nextReadBuffer, this.onClientRead)) {
+      ctx.readBuffers.give(this.readBuffer);
+      this.readBuffer = null;
+      socket.on('data', this.onClientData);
+    }
     socket.on('drain', this.onClientDrain);
     socket.on('end', this.onClientEnd);
     socket.on('error', this.onClientError);
@@ -205,6 +215,36 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
   }
 
   // --- client input ---
+
+  /**
+   * `length` bytes were read into `buffer` (the connection's read buffer), which the next read
+   * overwrites unless something still points into it: a stash, body parts kept for a retry or not
+   * yet sent, a write that did not go out at once (`noteClientBytesWritten`), an h2 exchange.
+   */
+  private readonly onClientRead = (length: number, buffer: Buffer): boolean => {
+    this.onClientData(buffer.subarray(0, length));
+    if (this.holdsReadBuffer()) this.readBufferHeld = true;
+    return true;
+  };
+
+  /** Whether input kept by the exchange (a stash, body parts, an h2 exchange's) may view the read buffer. */
+  private holdsReadBuffer(): boolean {
+    return this.stash !== null || this.parts.length !== 0 || this.h2 !== null;
+  }
+
+  /** Where the next read goes: the same buffer again, or a new one when the last is still referenced. */
+  private readonly nextReadBuffer = (): Buffer => {
+    if (this.readBufferHeld) {
+      this.readBufferHeld = false;
+      this.readBuffer = this.ctx.readBuffers.take();
+    }
+    return this.readBuffer!;
+  };
+
+  /** Client bytes were written to `socket`: what it could not send at once still points into them. */
+  private noteClientBytesWritten(socket: Socket): void {
+    if (socket.writableLength > 0) this.readBufferHeld = true;
+  }
 
   private readonly onClientData = (chunk: Buffer): void => {
     try {
@@ -586,6 +626,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
       for (let i = from; i < parts.length; i++) socket.write(parts[i]);
       socket.uncork();
       ok = !socket.writableNeedDrain;
+      this.noteClientBytesWritten(socket);
     }
     this.markPartsSent(conn.reused);
     this.upstreamNeedsDrain = !ok;
@@ -645,6 +686,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
         if (conn !== null) {
           this.partsSent = this.parts.length;
           if (!conn.socket.write(part)) this.upstreamNeedsDrain = true;
+          this.noteClientBytesWritten(conn.socket);
         }
         return;
       }
@@ -666,6 +708,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     if (this.staleKeep) this.dropParts();
     this.bodyWritten = true;
     if (!conn.socket.write(part)) this.upstreamNeedsDrain = true;
+    this.noteClientBytesWritten(conn.socket);
   }
 
   /** Whether the request can be sent again in full (nothing unkept has gone upstream). */
@@ -1338,7 +1381,9 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
   private tunnelToUpstream(chunk: Buffer): void {
     const conn = this.upstream;
     if (conn === null) return;
-    if (!conn.socket.write(chunk)) {
+    const ok = conn.socket.write(chunk);
+    this.noteClientBytesWritten(conn.socket);
+    if (!ok) {
       this.upstreamNeedsDrain = true;
       this.syncReading();
     }
@@ -1396,6 +1441,11 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     this.state = S_CLOSED;
     this.stash = null;
     this.timer.clear();
+    // Closed: no read comes any more, and a buffer no view points into can serve another connection.
+    if (this.readBuffer !== null && !this.readBufferHeld && !this.holdsReadBuffer()) {
+      this.ctx.readBuffers.give(this.readBuffer);
+    }
+    this.readBuffer = null;
     this.ctx.onClose(this);
   };
 }

@@ -2,7 +2,7 @@ import type { Clock, Logger } from '../../core/index.ts';
 import type { ListenerStats, RouteStatsHolder } from '../../telemetry/proxy-stats.ts';
 import type { CannedResponse } from '../error-responses.ts';
 import type { RequestHead } from '../http1/index.ts';
-import type { Cluster, ExchangeSettings } from '../upstream/index.ts';
+import type { Cluster, ExchangeSettings, ReadBufferPool } from '../upstream/index.ts';
 import type { ExchangeTelemetry } from './trace-hooks.ts';
 
 /**
@@ -42,6 +42,8 @@ export interface EngineContext {
   readonly metrics: ListenerStats | null;
   /** Tracing and the access log of this listener's exchanges; null: both off. */
   readonly telemetry: ExchangeTelemetry | null;
+  /** Where client connections take the buffers they read into (and give them back on close). */
+  readonly readBuffers: ReadBufferPool;
   /** Set when the listener closes: responses say `connection: close` and connections end. */
   draining: boolean;
   /** Called by each connection when it has closed. */

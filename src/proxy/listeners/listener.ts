@@ -7,7 +7,17 @@ import {
   type ExchangeTelemetry,
   type Resolver,
 } from '../engine/index.ts';
+import { ReadBufferPool } from '../upstream/index.ts';
 import { bind } from './bind.ts';
+
+/**
+ * Each client connection reads into a buffer of its own, reused from read to read. Request heads
+ * are small and a body larger than this just takes more reads; the connection keeps it while open,
+ * so it is smaller than the upstream connections' 64 KiB (only the pages reads fill are resident).
+ */
+const CLIENT_READ_BUFFER_BYTES = 16 * 1024;
+/** Buffers of closed client connections kept for the next ones. */
+const FREE_CLIENT_READ_BUFFERS = 16;
 
 /** A listening proxy port. */
 export interface ProxyListener {
@@ -62,6 +72,7 @@ export async function listen(options: ListenerOptions, deps: ListenerDeps): Prom
     random: deps.random ?? Math.random,
     metrics: options.metrics ?? null,
     telemetry: options.telemetry ?? null,
+    readBuffers: new ReadBufferPool(FREE_CLIENT_READ_BUFFERS, CLIENT_READ_BUFFER_BYTES),
     draining: false,
     onClose(connection) {
       connections.delete(connection as ClientConnection);

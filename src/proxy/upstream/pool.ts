@@ -7,8 +7,9 @@ const READ_BUFFER_BYTES = 64 * 1024;
 const MAX_FREE_READ_BUFFERS = 16;
 
 /**
- * Upstream read buffers passed from connections that closed to connections that open, shared by
- * every endpoint pool of a proxy. Without it each new connection allocates 64 KiB outside V8's heap
+ * Read buffers passed from connections that closed to connections that open: one pool of 64 KiB
+ * buffers shared by every endpoint pool of a proxy, and one of smaller ones per listener for its
+ * client connections. Without it each new connection allocates its buffer outside V8's heap, memory
  * that is freed only when a full collection finds its closed connection: a proxy that opens and
  * closes a connection every second or two (idle ones expire after 4 s) accumulated megabytes of them
  * between two full collections.
@@ -16,11 +17,15 @@ const MAX_FREE_READ_BUFFERS = 16;
 export class ReadBufferPool {
   private readonly free: Buffer[] = [];
 
-  constructor(private readonly maxFree = MAX_FREE_READ_BUFFERS) {}
+  /** `bytes`: the size of each buffer (default 64 KiB); `maxFree`: how many given back are kept. */
+  constructor(
+    private readonly maxFree = MAX_FREE_READ_BUFFERS,
+    readonly bytes = READ_BUFFER_BYTES,
+  ) {}
 
   /** A buffer for a new read target: the last one given back, or a new one. */
   take(): Buffer {
-    return this.free.pop() ?? Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.bytes);
   }
 
   /** `buffer` is unreferenced from now on (its connection closed, no write still holds bytes of it). */
