@@ -54,8 +54,6 @@ export class ListenerStats {
   constructor(
     private readonly table: ProxyStats,
     readonly direction: Direction,
-    /** High-resolution milliseconds for durations (default performance.now). */
-    readonly now: () => number = () => performance.now(),
   ) {
     this.index = DIRECTIONS.indexOf(direction);
   }

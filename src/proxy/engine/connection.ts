@@ -387,7 +387,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     this.lastActivity = now;
     const metrics = ctx.metrics;
     if (metrics !== null) {
-      this.startedAt = metrics.now();
+      this.startedAt = now;
       this.methodIndex = methodIndex(head.method);
     }
     const observer = this.observer;
@@ -1017,7 +1017,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     const stats = this.stats;
     if (stats === null) return;
     this.stats = null;
-    stats.record(this.methodIndex, status, this.ctx.metrics!.now() - this.startedAt);
+    stats.record(this.methodIndex, status, this.clock.now() - this.startedAt);
     if (code !== null) stats.recordError(code);
   }
 
