@@ -4,8 +4,8 @@ import { Socket } from 'node:net';
  * Node's `onread` for a socket that a server accepted.
  *
  * A socket made with `net.connect({ onread: { buffer, callback } })` reads into buffers its owner
- * supplies and hands over the byte count: no stream machinery per read (no Buffer, no 'data' event,
- * no `maybeReadMore` tick and the tick-queue drain after it). Node offers the option only where it
+ * supplies and hands over the byte count: no stream machinery per read (no memory allocated for it,
+ * no 'data' event, no `maybeReadMore` tick and the tick-queue drain after it). Node offers the option only where it
  * constructs the socket for you, and `net.Server` constructs accepted sockets without it. The
  * constructor keeps the option in three symbol-keyed fields of the socket (Node's kBuffer, kBufferCb
  * and kBufferGen), which its read path consults on every read; this sets them as the constructor
@@ -62,5 +62,5 @@ export function readIntoBuffers(
   return true;
 }
 
-/** Whether `readIntoBuffers` can work on this Node (it does on Node 20-24). */
+/** Whether `readIntoBuffers` can work on this Node (checked on Node 20, which the tests run on). */
 export const userBufferReadsSupported = SYMBOLS !== undefined;
