@@ -17,25 +17,10 @@ import {
   serviceRoute,
   startTestGateway,
 } from '../helpers/proxy-harness.ts';
-import { instance, parseResponses, startUpstream, type Upstream } from './proxy-helpers.ts';
+import { bytesFor, instance, parseResponses, sha256, startUpstream, type Upstream } from './proxy-helpers.ts';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
-
-/** `size` bytes of xorshift32 output from `seed`: every body differs from every other at every offset. */
-function bytesFor(seed: number, size: number): Buffer {
-  const out = Buffer.allocUnsafe(size);
-  let x = seed * 2654435761 || 1;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
-const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 /** Hashes the request body as it arrives, reading it slowly when asked, and answers with the hash. */
 function hashBody(slow: boolean): (req: IncomingMessage, res: ServerResponse) => void {
@@ -164,7 +149,7 @@ describe('proxy: client read buffers', () => {
             );
             expect(status).toBe(200);
             expect(answer.length).toBe(body.length);
-            expect(answer.sha).toBe(sha(body));
+            expect(answer.sha).toBe(sha256(body));
           }
         })(),
       );
@@ -182,7 +167,7 @@ describe('proxy: client read buffers', () => {
       const { status, answer } = await upload(gateway.port, agent, '/retried/up', body, i % 2 === 1);
       expect(status).toBe(200);
       expect(answer.length).toBe(body.length);
-      expect(answer.sha).toBe(sha(body));
+      expect(answer.sha).toBe(sha256(body));
     }
     agent.destroy();
     // Round-robin: every other first attempt went to the failing endpoint and was sent again.
@@ -213,6 +198,6 @@ describe('proxy: client read buffers', () => {
     });
     const responses = parseResponses(raw);
     expect(responses.map((r) => r.status)).toEqual([200, 200, 200, 200]);
-    expect(responses.map((r) => JSON.parse(r.body).sha)).toEqual(bodies.map(sha));
+    expect(responses.map((r) => JSON.parse(r.body).sha)).toEqual(bodies.map(sha256));
   });
 });

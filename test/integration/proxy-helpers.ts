@@ -1,4 +1,5 @@
 /** Shared pieces of the proxy tests: upstream servers, instances, policies and raw HTTP clients. */
+import { createHash } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect, createServer as createNetServer, type Server, type Socket } from 'node:net';
 import type { Instance, ServicePolicy } from '../../src/core/index.ts';
@@ -320,4 +321,22 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
     if (Date.now() > until) throw new Error('condition not met in time');
     await sleep(10);
   }
+}
+
+/** `size` bytes of xorshift32 output from `seed`: every body differs from every other at every offset. */
+export function bytesFor(seed: number, size: number): Buffer {
+  const out = Buffer.allocUnsafe(size);
+  let x = seed * 2654435761 || 1;
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+/** The SHA-256 of `data` in hex. */
+export function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
 }

@@ -5,7 +5,6 @@
  * (length-delimited, chunked, decoded for HTTP/1.0) at the same time through one upstream endpoint, and
  * every byte is compared.
  */
-import { createHash } from 'node:crypto';
 import { Agent, get, type IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import { pino } from 'pino';
@@ -17,24 +16,9 @@ import {
   type ProxyListener,
   type TrellisProxy,
 } from '../../src/proxy/index.ts';
-import { instance, sleep, startUpstream, type Upstream } from './proxy-helpers.ts';
+import { bytesFor, instance, sha256, sleep, startUpstream, type Upstream } from './proxy-helpers.ts';
 
 const MIB = 1024 * 1024;
-
-/** `size` bytes of xorshift32 output from `seed`: every body differs from every other at every offset. */
-function bytesFor(seed: number, size: number): Buffer {
-  const out = Buffer.allocUnsafe(size);
-  let x = seed * 2654435761 || 1;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
-const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 /** Reads a response body in small steps with pauses, the first one long enough for bytes to pile up. */
 function readSlowly(res: IncomingMessage): Promise<Buffer> {
@@ -141,7 +125,7 @@ describe('proxy: upstream read buffers and slow clients', () => {
     const expectBody = async (body: Promise<Buffer>, seed: number, size: number) => {
       const got = await body;
       expect(got.length).toBe(size);
-      expect(sha(got)).toBe(sha(bytesFor(seed, size)));
+      expect(sha256(got)).toBe(sha256(bytesFor(seed, size)));
     };
     for (let client = 0; client < 6; client++) {
       jobs.push(
