@@ -2,10 +2,12 @@
 // of Trellis's CPU and memory is Node's own. Raw net.Sockets, one upstream connection per client
 // connection, bytes passed through unchanged; it only finds where each message ends (head, then a
 // Content-Length body) as any HTTP-aware proxy must. No routing, balancing, pooling, validation,
-// metrics, logging or tracing; no chunked bodies or pipelining. Plain JavaScript run by plain node
-// (no tsx loader), so its memory is comparable with Trellis's build.
+// metrics, logging or tracing; no chunked bodies or pipelining. Both sides read the way Trellis
+// does, into a buffer reused from read to read (Node's onread; for accepted sockets the fields the
+// option sets, as src/proxy/engine/socket-reads.ts does), not through 'data' events. Plain
+// JavaScript run by plain node (no tsx loader), so its memory is comparable with Trellis's build.
 // Usage: node bench/proxy/node-floor.mjs --port PORT --upstream HOST:PORT
-import { connect, createServer } from 'node:net';
+import { connect, createServer, Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({ options: { port: { type: 'string' }, upstream: { type: 'string' } } });
@@ -48,10 +50,46 @@ class Framing {
   }
 }
 
+const READ_BYTES = 16 * 1024;
+const SYMBOLS = new Map(
+  Object.getOwnPropertySymbols(new Socket()).map((symbol) => [symbol.description, symbol]),
+);
+
+/**
+ * Reads that land in one buffer and are written on to `target` (a getter: the other socket); the
+ * next read goes to a new buffer while bytes of the last are still queued in `target`.
+ */
+function relay(framing, target) {
+  let buffer = Buffer.allocUnsafeSlow(READ_BYTES);
+  let held = false;
+  return {
+    buffer: () => {
+      if (held) {
+        held = false;
+        buffer = Buffer.allocUnsafeSlow(READ_BYTES);
+      }
+      return buffer;
+    },
+    callback: (length, into) => {
+      const chunk = into.subarray(0, length);
+      framing.feed(chunk);
+      const socket = target();
+      socket.write(chunk);
+      held = socket.writableLength > 0;
+      return true;
+    },
+  };
+}
+
 const server = createServer({ noDelay: true }, (client) => {
-  const origin = connect({ host: upstream[1], port: Number(upstream[2]), noDelay: true });
   const requests = new Framing();
   const responses = new Framing();
+  const origin = connect({
+    host: upstream[1],
+    port: Number(upstream[2]),
+    noDelay: true,
+    onread: relay(responses, () => client),
+  });
   const close = () => {
     client.destroy();
     origin.destroy();
@@ -60,14 +98,12 @@ const server = createServer({ noDelay: true }, (client) => {
     socket.on('error', close);
     socket.on('close', close);
   }
-  client.on('data', (chunk) => {
-    requests.feed(chunk);
-    origin.write(chunk);
-  });
-  origin.on('data', (chunk) => {
-    responses.feed(chunk);
-    client.write(chunk);
-  });
+  const reads = relay(requests, () => origin);
+  const first = reads.buffer();
+  client[SYMBOLS.get('kBuffer')] = first;
+  client[SYMBOLS.get('kBufferCb')] = reads.callback;
+  client[SYMBOLS.get('kBufferGen')] = reads.buffer;
+  client._handle.useUserBuffer(first);
 });
 server.listen(port, '127.0.0.1');
 for (const signal of ['SIGTERM', 'SIGINT']) {
