@@ -14,13 +14,14 @@ import {
   ResponseParser,
   writeResponseHead,
 } from '../http1/index.ts';
-import type {
-  Cluster,
-  ClusterWaiter,
-  ExchangeSettings,
-  UpstreamConnection,
-  UpstreamEndpoint,
-  UpstreamOwner,
+import {
+  type Cluster,
+  type ClusterWaiter,
+  type ExchangeSettings,
+  ReadTarget,
+  type UpstreamConnection,
+  type UpstreamEndpoint,
+  type UpstreamOwner,
 } from '../upstream/index.ts';
 import type { EngineContext, Resolution } from './context.ts';
 import { attemptDeadline, DueTimer, upstreamDue } from './due-timer.ts';
@@ -102,9 +103,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
   };
   private readonly remoteAddress: string;
   /** What the socket reads into (null: it reads through 'data' events, see `readIntoBuffers`). */
-  private readBuffer: Buffer | null = null;
-  /** A view of `readBuffer` outlived the read that filled it: the next read goes to another buffer. */
-  private readBufferHeld = false;
+  private readonly reads: ReadTarget | null;
   /** Runs the exchanges with h2c clusters (made for the first one). */
   private h2: H2Exchange | null = null;
   /** Tracing and the access log of the exchanges (null: both off); read by the H2Exchange too. */
@@ -191,10 +190,12 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     this.observer =
       ctx.telemetry === null ? null : new ExchangeObserver(ctx.telemetry, socket, this.remoteAddress);
     this.idleSince = this.clock.now();
-    this.readBuffer = ctx.readBuffers.take();
-    if (!readIntoBuffers(socket, this.nextReadBuffer, this.onClientRead)) {
-      ctx.readBuffers.give(this.readBuffer);
-      this.readBuffer = null;
+    const reads = new ReadTarget(ctx.readBuffers);
+    if (readIntoBuffers(socket, reads.next, this.onClientRead)) {
+      this.reads = reads;
+    } else {
+      reads.release();
+      this.reads = null;
       socket.on('data', this.onClientData);
     }
     socket.on('drain', this.onClientDrain);
@@ -223,7 +224,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
    */
   private readonly onClientRead = (length: number, buffer: Buffer): boolean => {
     this.onClientData(buffer.subarray(0, length));
-    if (this.holdsReadBuffer()) this.readBufferHeld = true;
+    if (this.holdsReadBuffer()) this.reads!.keep();
     return true;
   };
 
@@ -232,18 +233,9 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     return this.stash !== null || this.parts.length !== 0 || this.h2 !== null;
   }
 
-  /** Where the next read goes: the same buffer again, or a new one when the last is still referenced. */
-  private readonly nextReadBuffer = (): Buffer => {
-    if (this.readBufferHeld) {
-      this.readBufferHeld = false;
-      this.readBuffer = this.ctx.readBuffers.take();
-    }
-    return this.readBuffer!;
-  };
-
   /** Client bytes were written to `socket`: what it could not send at once still points into them. */
   private noteClientBytesWritten(socket: Socket): void {
-    if (socket.writableLength > 0) this.readBufferHeld = true;
+    if (socket.writableLength > 0) this.reads?.keep();
   }
 
   private readonly onClientData = (chunk: Buffer): void => {
@@ -1442,10 +1434,10 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     this.stash = null;
     this.timer.clear();
     // Closed: no read comes any more, and a buffer no view points into can serve another connection.
-    if (this.readBuffer !== null && !this.readBufferHeld && !this.holdsReadBuffer()) {
-      this.ctx.readBuffers.give(this.readBuffer);
+    if (this.reads !== null) {
+      if (this.holdsReadBuffer()) this.reads.keep();
+      this.reads.release();
     }
-    this.readBuffer = null;
     this.ctx.onClose(this);
   };
 }

@@ -5,9 +5,9 @@ export { H2Session, H2SessionPool, type H2SessionPoolOptions } from './h2-sessio
 export {
   type PoolAddress,
   type PoolOptions,
-  ReadBufferPool,
   UpstreamConnection,
   type UpstreamOwner,
   UpstreamPool,
 } from './pool.ts';
+export { ReadBufferPool, ReadTarget } from './read-buffers.ts';
 export { type ExchangeSettings, exchangeSettings, hasOverrides } from './settings.ts';

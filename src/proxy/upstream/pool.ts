@@ -1,42 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import type { Clock, TimerHandle } from '../../core/index.ts';
-
-/** Room for one read: what Node itself reads at most at once. Only the pages reads fill are resident. */
-const READ_BUFFER_BYTES = 64 * 1024;
-/** Read buffers a ReadBufferPool keeps for connections to come (default). */
-const MAX_FREE_READ_BUFFERS = 16;
-
-/**
- * Read buffers passed from connections that closed to connections that open: one pool of 64 KiB
- * buffers shared by every endpoint pool of a proxy, and one of smaller ones per listener for its
- * client connections. Without it each new connection allocates its buffer outside V8's heap, memory
- * that is freed only when a full collection finds its closed connection: a proxy that opens and
- * closes a connection every second or two (idle ones expire after 4 s) accumulated megabytes of them
- * between two full collections.
- */
-export class ReadBufferPool {
-  private readonly free: Buffer[] = [];
-
-  /** `bytes`: the size of each buffer (default 64 KiB); `maxFree`: how many given back are kept. */
-  constructor(
-    private readonly maxFree = MAX_FREE_READ_BUFFERS,
-    readonly bytes = READ_BUFFER_BYTES,
-  ) {}
-
-  /** A buffer for a new read target: the last one given back, or a new one. */
-  take(): Buffer {
-    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.bytes);
-  }
-
-  /** `buffer` is unreferenced from now on (its connection closed, no write still holds bytes of it). */
-  give(buffer: Buffer): void {
-    if (this.free.length < this.maxFree) this.free.push(buffer);
-  }
-
-  get freeCount(): number {
-    return this.free.length;
-  }
-}
+import { ReadBufferPool, ReadTarget } from './read-buffers.ts';
 
 /**
  * Whoever holds an upstream connection (a client connection's exchange). The connection calls these
@@ -98,12 +62,11 @@ export class UpstreamConnection {
   /** The socket error's code (ECONNREFUSED, ECONNRESET, …) or CONNECT_TIMEOUT. */
   errorCode: string | undefined = undefined;
   connectTimer: TimerHandle | null = null;
-  private readBuffer: Buffer;
-  private readBufferKept = false;
+  private readonly reads: ReadTarget;
 
   constructor(pool: UpstreamPool, target: PoolAddress) {
     this.pool = pool;
-    this.readBuffer = pool.readBuffers.take();
+    this.reads = new ReadTarget(pool.readBuffers);
     this.generation = pool.generation;
     const socket = connect({
       host: target.address,
@@ -112,7 +75,7 @@ export class UpstreamConnection {
       keepAlive: true,
       keepAliveInitialDelay: 30_000,
       // A function, so that Node asks after every read where the next one goes.
-      onread: { buffer: this.nextReadBuffer, callback: this.handleRead },
+      onread: { buffer: this.reads.next, callback: this.handleRead },
     });
     this.socket = socket;
     socket.on('connect', this.handleConnect);
@@ -133,16 +96,8 @@ export class UpstreamConnection {
 
   /** Bytes of the last read are still queued somewhere: the next read lands in a new buffer. */
   keepReadBuffer(): void {
-    this.readBufferKept = true;
+    this.reads.keep();
   }
-
-  private readonly nextReadBuffer = (): Buffer => {
-    if (this.readBufferKept) {
-      this.readBufferKept = false;
-      this.readBuffer = this.pool.readBuffers.take();
-    }
-    return this.readBuffer;
-  };
 
   private readonly handleConnect = (): void => {
     this.connected = true;
@@ -174,8 +129,7 @@ export class UpstreamConnection {
 
   private readonly handleClose = (): void => {
     this.closed = true;
-    // A buffer whose bytes a write still holds is left to the garbage collector.
-    if (!this.readBufferKept) this.pool.readBuffers.give(this.readBuffer);
+    this.reads.release();
     this.pool.onClose(this);
     const owner = this.owner;
     if (owner !== null) {
