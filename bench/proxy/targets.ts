@@ -106,6 +106,7 @@ export async function startTarget(env: Environment, id: TargetId, upstream: Upst
       '--semi-space-growth-factor=1',
       '--optimize-for-size',
       '--no-flush-bytecode',
+      '--incremental-marking-hard-trigger=10',
       'bench/proxy/node-floor.mjs',
       '--port',
       String(port),

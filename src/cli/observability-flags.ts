@@ -147,6 +147,7 @@ export async function runDataPlane<P extends DataPlaneProcess>(
       (flags.workers > 1 ? `  workers:  ${started.workerPids().join(', ')}\n` : ''),
   );
   shutdown.started(started);
+  proxy.dropStartupCode();
   // Gives back what a burst left in the heap once the traffic has gone quiet (unref'd: it never
   // keeps the process up).
   proxy.startIdleCompaction({ logger });

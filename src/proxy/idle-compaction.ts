@@ -14,10 +14,10 @@
  */
 
 import { performance } from 'node:perf_hooks';
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { getHeapStatistics } from 'node:v8';
 import type { Clock, Logger } from '../core/index.ts';
 import { systemClock } from '../core/index.ts';
+import { compactingCollection } from './heap-collections.ts';
 
 export interface IdleCompactionOptions {
   logger: Logger;
@@ -98,27 +98,5 @@ function eventLoopUtilization(): () => number {
     const share = performance.eventLoopUtilization(now, previous).utilization;
     previous = now;
     return share;
-  };
-}
-
-/**
- * A full collection that compacts every page. V8's own collections move objects off only the most
- * fragmented pages, so what a burst left spread over many pages stays committed; compacting all of
- * them empties them. `gc` comes from a fresh context, as `--expose-gc` set after start does not
- * reach the main one; the compaction flag is set only around these collections, so V8's own keep
- * their cost. Two in a row, because that measured lower than one in the harness (56.4-57.0 MiB
- * against 56.8-57.8 right after, 60 ms against 27-43 for a proxy's heap, run only when quiet).
- */
-export function compactingCollection(): () => void {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
-  return () => {
-    setFlagsFromString('--compact-on-every-full-gc');
-    try {
-      gc();
-      gc();
-    } finally {
-      setFlagsFromString('--no-compact-on-every-full-gc');
-    }
   };
 }

@@ -24,6 +24,7 @@ export {
 } from './discovery/index.ts';
 export { type Gateway, type GatewayOptions, startGateway } from './edge-gateway.ts';
 export { type CannedResponse, cannedResponse, MESH_ERRORS } from './error-responses.ts';
+export { dropStartupCode } from './heap-collections.ts';
 export {
   type IdleCompaction,
   type IdleCompactionOptions,

@@ -100,7 +100,7 @@ describe('idle compaction', () => {
     const script = `
       import { getHeapStatistics } from 'node:v8';
       import { runInNewContext } from 'node:vm';
-      import { compactingCollection } from './src/proxy/idle-compaction.ts';
+      import { compactingCollection } from './src/proxy/heap-collections.ts';
       const compact = compactingCollection();
       const gc = runInNewContext('gc');
       const free = () => { const s = getHeapStatistics(); return s.total_heap_size - s.used_heap_size; };
