@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests run for real (etcd, redis, promtool, chromium). Fails loudly if it cannot.
+# Installs the Debian packages the tests run for real (etcd, redis, promtool, chromium) and what
+# npm install builds native/ with (a C compiler, make, python3 for node-gyp). Fails loudly if it cannot.
 set -euo pipefail
 
 need=()
@@ -8,6 +9,10 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 # The dashboard's end-to-end tests drive Debian's Chromium with playwright-core.
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v cc >/dev/null 2>&1 || need+=(gcc)
+command -v g++ >/dev/null 2>&1 || need+=(g++)
+command -v make >/dev/null 2>&1 || need+=(make)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
@@ -20,6 +25,6 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-for bin in etcd redis-server promtool chromium; do
+for bin in etcd redis-server promtool chromium cc g++ make python3; do
   command -v "$bin" >/dev/null 2>&1 || { echo "provision: $bin is still missing" >&2; exit 1; }
 done

@@ -1,15 +1,19 @@
 /**
  * Trellis as a user runs it, for the proxy benchmark: the sources compiled to plain JavaScript and
- * staged as an installed package (bin/, dist/, package.json, no src/: `node bin/trellis.js` runs
- * dist/, and edits others make to src/ meanwhile cannot switch it to the TypeScript), a control plane
- * (`trellis start --no-gateway`) that knows the upstream as service `bench` with the route `/` → bench,
- * then `trellis gateway` and `trellis proxy` fed by its watch stream.
+ * staged as an installed package (bin/, dist/, package.json, the native module npm install built;
+ * no src/: `node bin/trellis.js` runs dist/, and edits others make to src/ meanwhile cannot switch
+ * it to the TypeScript), a control plane (`trellis start --no-gateway`) that knows the upstream as
+ * service `bench` with the route `/` → bench, then `trellis gateway` and `trellis proxy` fed by its
+ * watch stream.
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleCli } from '../../scripts/bundle.js';
 import { freePort, ROOT } from '../lib/processes.ts';
+
+/** Where npm install puts the native module, inside the package. */
+const MALLOC_TRIM_DIR = 'native/build/Release';
 
 /** The staged package: run `node <dir>/bin/trellis.js`. */
 export interface StagedTrellis {
@@ -50,6 +54,15 @@ export async function stageTrellis(parent: string): Promise<StagedTrellis> {
   await bundleCli(join(dir, 'dist'));
   copyFileSync(join(ROOT, 'bin/trellis.js'), join(dir, 'bin/trellis.js'));
   copyFileSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
+  // The native module npm install built (the proxies' malloc_trim, src/proxy/malloc-release.ts).
+  const addon = join(MALLOC_TRIM_DIR, 'malloc_trim.node');
+  if (!existsSync(join(ROOT, addon))) {
+    throw new Error(
+      `${addon} is missing: npm install builds it (it needs a C compiler), or node scripts/build-native.js`,
+    );
+  }
+  mkdirSync(join(dir, MALLOC_TRIM_DIR), { recursive: true });
+  copyFileSync(join(ROOT, addon), join(dir, addon));
   return { dir, bin: join(dir, 'bin/trellis.js'), warnings: tsc.status === 0 ? '' : output };
 }
 

@@ -43,6 +43,13 @@ export {
   type ServeMetricsOptions,
   serveMetrics,
 } from './listeners/index.ts';
+export {
+  loadMallocTrim,
+  type MallocRelease,
+  type MallocReleaseOptions,
+  startMallocRelease,
+  type TrimMalloc,
+} from './malloc-release.ts';
 export { createProxy, type InboundOptions, type ProxyDeps, type TrellisProxy } from './proxy.ts';
 export { compileRoutes, type RouteTable } from './routing/index.ts';
 export { type Sidecar, type SidecarOptions, startSidecar } from './sidecar/index.ts';

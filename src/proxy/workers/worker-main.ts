@@ -11,6 +11,7 @@ import { openListeners } from '../data-plane/plan.ts';
 import { createWatchSource } from '../discovery/index.ts';
 import { dropStartupCode } from '../heap-collections.ts';
 import { startIdleCompaction } from '../idle-compaction.ts';
+import { startMallocRelease } from '../malloc-release.ts';
 import { createProxy, type TrellisProxy } from '../proxy.ts';
 import { defaultServicePolicy } from '../upstream/index.ts';
 import { createIpcWatch } from './ipc-watch.ts';
@@ -104,6 +105,7 @@ try {
   // As the primary process does (see runDataPlane).
   dropStartupCode();
   startIdleCompaction({ logger });
+  startMallocRelease({ logger });
 } catch (error) {
   if (!draining) {
     send({ type: 'failed', message: toMeshError(error).message });
