@@ -28,3 +28,7 @@ fi
 for bin in etcd redis-server promtool chromium cc g++ make python3; do
   command -v "$bin" >/dev/null 2>&1 || { echo "provision: $bin is still missing" >&2; exit 1; }
 done
+
+# npm install builds native/ only where it found a compiler; with one installed now, build it.
+cd "$(dirname "$0")/.."
+[ -f native/build/Release/malloc_trim.node ] || node scripts/build-native.js
