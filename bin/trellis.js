@@ -26,11 +26,12 @@ const sources = existsSync(new URL('src/cli/main.ts', root));
 // in bench:proxy). The proxy's code is small and fixed, so bytecode is kept (--no-flush-bytecode):
 // the same CPU as without the mode. V8 reads these settings each time it uses them, so setting them
 // here, after start, still applies.
-// Even at that limit a proxy under steady load grows for minutes: at 1,000 req/s it promotes ~30
-// KB/s, so the 8 MB step took ~5 minutes to fill (bench:proxy SUSTAIN=180: 57.5 -> 63.3 MiB over
+// Even at that limit a proxy under steady load grew for minutes: at 1,000 req/s it promotes ~30
+// KB/s, so the 8 MB step took 4-5 minutes to fill (bench:proxy SUSTAIN=180: 57.5 -> 63.3 MiB over
 // three minutes). --incremental-marking-hard-trigger=10 starts V8's incremental marking once 10% of
 // the space between what the last full collection left and that limit is used (V8 still starts
-// none while the old generation is under 8 MB), so the next collection comes ~1 MB later, not 8.
+// none while the old generation is under 8 MB), so the next collection comes ~1 MB later, not 8:
+// every ~30 s at that rate (SUSTAIN=180 with it: 57.4-59.1 MiB, the sidecar 56.7-57.6).
 // Measured and left out: running without Sparkplug, V8's baseline compiler (--no-sparkplug): ~1 MB
 // less at 1,000 req/s, but 43.9 and 46.5 µs of CPU per request (sidecar, gateway) in a full
 // bench:proxy run against 40.4 and 41.3 in the same kind of run with it: warm code that is not hot
