@@ -1,26 +1,10 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { WORKER_MEMORY_FLAGS } from '../../../src/proxy/workers/exec-argv.ts';
+import { runModuleScript } from '../../helpers/module-script.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const HARD_TRIGGER = '--incremental-marking-hard-trigger=10';
-
-/** Runs `script` (an ES module) in a node with `flags`; resolves to the JSON line it prints. */
-async function runChild(flags: readonly string[], script: string): Promise<Record<string, number | boolean>> {
-  const child = spawn(process.execPath, [...flags, '--import', 'tsx', '--input-type=module', '-e', script], {
-    cwd: join(import.meta.dirname, '../../..'),
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    out += chunk;
-  });
-  const code = await new Promise((resolve) => child.on('close', resolve));
-  expect(code).toBe(0);
-  return JSON.parse(out.trim()) as Record<string, number | boolean>;
-}
 
 describe('dropStartupCode', () => {
   it('drops the compiled code of functions that ran and are not running, which still run after', async () => {
@@ -41,10 +25,10 @@ describe('dropStartupCode', () => {
       const dropped = used();
       console.log(JSON.stringify({ kept, keptAgain, dropped, same: startup(3) === first }));
     `;
-    const { kept, keptAgain, dropped, same } = (await runChild(
-      ['--expose-gc', ...WORKER_MEMORY_FLAGS],
-      script,
-    )) as Record<string, number>;
+    const { kept, keptAgain, dropped, same } = await runModuleScript<Record<string, number>>(script, [
+      '--expose-gc',
+      ...WORKER_MEMORY_FLAGS,
+    ]);
     // Collections alone keep it (bytecode is kept, as for a proxy); the drop does not.
     expect(Math.abs(kept - keptAgain)).toBeLessThan(64 * KiB);
     expect(kept - dropped).toBeGreaterThan(256 * KiB);
@@ -79,10 +63,10 @@ describe("a proxy's heap settings", () => {
 
   it("start a full collection ~1 MB of promotion after the last one, not V8's 8 MB step", async () => {
     expect(WORKER_MEMORY_FLAGS).toContain(HARD_TRIGGER);
-    const withTrigger = await runChild(WORKER_MEMORY_FLAGS, script);
-    const withoutTrigger = await runChild(
-      WORKER_MEMORY_FLAGS.filter((flag) => flag !== HARD_TRIGGER),
+    const withTrigger = await runModuleScript<{ grew: number }>(script, WORKER_MEMORY_FLAGS);
+    const withoutTrigger = await runModuleScript<{ grew: number }>(
       script,
+      WORKER_MEMORY_FLAGS.filter((flag) => flag !== HARD_TRIGGER),
     );
     expect(withTrigger.grew).toBeLessThan(3 * MiB);
     expect(withoutTrigger.grew).toBeGreaterThan(6 * MiB);

@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createJsonLogger } from '../../../src/core/index.ts';
 import { startIdleCompaction } from '../../../src/proxy/idle-compaction.ts';
 import { createFakeClock } from '../../helpers/fake-clock.ts';
+import { runModuleScript } from '../../helpers/module-script.ts';
 
 const MiB = 1024 * 1024;
 const logger = createJsonLogger({ level: 'silent' });
@@ -115,26 +114,10 @@ describe('idle compaction', () => {
       const compacted = free();
       console.log(JSON.stringify({ regular, compacted, kept: kept.length }));
     `;
-    const child = spawn(
-      process.execPath,
-      [
-        '--optimize-for-size',
-        '--max-semi-space-size=1',
-        '--import',
-        'tsx',
-        '--input-type=module',
-        '-e',
-        script,
-      ],
-      { cwd: join(import.meta.dirname, '../../..'), stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      out += chunk;
-    });
-    const code = await new Promise((resolve) => child.on('close', resolve));
-    expect(code).toBe(0);
-    const { regular, compacted, kept } = JSON.parse(out.trim()) as Record<string, number>;
+    const { regular, compacted, kept } = await runModuleScript<Record<string, number>>(script, [
+      '--optimize-for-size',
+      '--max-semi-space-size=1',
+    ]);
     expect(kept).toBe(66_667);
     // Committed but unused heap: what the regular collection left, then what compacting left.
     expect(regular).toBeGreaterThan(4 * MiB);

@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createJsonLogger } from '../../../src/core/index.ts';
 import { loadMallocTrim, startMallocRelease, type TrimMalloc } from '../../../src/proxy/malloc-release.ts';
 import { createFakeClock } from '../../helpers/fake-clock.ts';
+import { runModuleScript } from '../../helpers/module-script.ts';
 
 const MiB = 1024 * 1024;
 const logger = createJsonLogger({ level: 'silent' });
@@ -47,17 +46,8 @@ describe('native malloc_trim', () => {
       const trimmed = rss();
       console.log(JSON.stringify({ freed, freedLater, trimmed, released, kept: kept.length }));
     `;
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-      cwd: join(import.meta.dirname, '../../..'),
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      out += chunk;
-    });
-    const code = await new Promise((resolve) => child.on('close', resolve));
-    expect(code).toBe(0);
-    const { freed, freedLater, trimmed, released, kept } = JSON.parse(out.trim()) as Record<string, number>;
+    const { freed, freedLater, trimmed, released, kept } =
+      await runModuleScript<Record<string, number>>(script);
     expect(kept).toBe(500);
     // Freed but still resident, and it stays so; the trim gives most of the 54.7 MiB freed back.
     expect(freed - freedLater).toBeLessThan(4 * MiB);

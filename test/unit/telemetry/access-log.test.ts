@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +8,7 @@ import {
   openAccessLog,
   resetAccessRecord,
 } from '../../../src/telemetry/access-log.ts';
+import { runModuleScript } from '../../helpers/module-script.ts';
 
 function fill(record: AccessRecord, n: number): AccessRecord {
   record.traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -142,17 +142,7 @@ describe('access log', () => {
       'log.log(record);',
       'await log.close();',
     ].join('\n');
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-      cwd: join(import.meta.dirname, '../../..'),
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      out += chunk;
-    });
-    const code = await new Promise((resolve) => child.on('close', resolve));
-    expect(code).toBe(0);
-    expect(JSON.parse(out.trim())).toMatchObject({
+    expect(await runModuleScript(script)).toMatchObject({
       type: 'access',
       direction: 'outbound',
       method: 'POST',
