@@ -151,6 +151,6 @@ export async function runDataPlane<P extends DataPlaneProcess>(
   // Gives back what a burst left in the heap once the traffic has gone quiet (unref'd: it never
   // keeps the process up).
   proxy.startIdleCompaction({ logger });
-  // Gives malloc's free pages back every 2 s, off the event loop (unref'd too).
+  // Gives malloc's free pages back every 2 s (unref'd too).
   proxy.startMallocRelease({ logger });
 }

@@ -32,6 +32,9 @@ export function compactingCollection(): () => void {
   };
 }
 
+/** V8's flags that flush bytecode and baseline code, the stress one whatever is not running. */
+const CODE_FLUSHING = ['flush-bytecode', 'flush-baseline-code', 'stress-flush-code'];
+
 /**
  * Drops the compiled code of every function that is not running, once, when a proxy has started.
  * A proxy keeps its bytecode (`--no-flush-bytecode`, so code that idled through a few collections
@@ -44,14 +47,11 @@ export function compactingCollection(): () => void {
  */
 export function dropStartupCode(): void {
   const gc = exposedCollector();
-  const on = ['--flush-bytecode', '--flush-baseline-code', '--stress-flush-code'];
-  for (const flag of on) setFlagsFromString(flag);
+  for (const flag of CODE_FLUSHING) setFlagsFromString(`--${flag}`);
   try {
     gc();
     gc();
   } finally {
-    for (const flag of ['--no-stress-flush-code', '--no-flush-baseline-code', '--no-flush-bytecode']) {
-      setFlagsFromString(flag);
-    }
+    for (const flag of CODE_FLUSHING) setFlagsFromString(`--no-${flag}`);
   }
 }
