@@ -17,35 +17,35 @@ const sources = existsSync(new URL('src/cli/main.ts', root));
 // scavenges. What does outlive a request (connections, spans waiting for their export, Node's own
 // GC performance entries) is garbage in the old generation until the next full collection. V8 sets
 // that collection's limit from what the last one left: by default up to 4x it (--trace-gc-verbose:
-// 6.6 MB live, next collection at 28 MB). V8's memory-saving mode (--optimize-for-size) makes every
-// full collection a memory-reducing one, which pins that factor at its minimum (1.1) and gives
-// emptied pages back, so the limit becomes V8's fixed step: 8 MB plus the young generation past
-// what was live (15.8 MB): 2-4 MiB less in bench:proxy. That reducing also flushes the bytecode of
-// functions that have not run for a few collections; a proxy that idled through some then paid up
-// to 1.5x the CPU per request while its code warmed up again (+3 to +5 µs per request at saturation
-// in bench:proxy). The proxy's code is small and fixed, so bytecode is kept (--no-flush-bytecode):
-// the same CPU as without the mode. V8 reads these settings each time it uses them, so setting them
-// here, after start, still applies.
-// Even at that limit a proxy under steady load grew for minutes: at 1,000 req/s it promotes ~30
-// KB/s, so the 8 MB step took 4-5 minutes to fill (bench:proxy SUSTAIN=180: 57.5 -> 63.3 MiB over
-// three minutes). --incremental-marking-hard-trigger=10 starts V8's incremental marking once 10% of
-// the space between what the last full collection left and that limit is used (V8 still starts
-// none while the old generation is under 8 MB), so the next collection comes ~1 MB later, not 8:
-// every ~30 s at that rate (SUSTAIN=180 with it: 57.4-59.1 MiB, the sidecar 56.7-57.6).
+// 6.6 MB live, next collection at 28 MB); at 1,000 req/s a proxy promotes ~30 KB/s, so its heap
+// grew for minutes. --incremental-marking-hard-trigger=5 starts V8's own incremental marking once
+// 5% of the space between what the last full collection left and that limit is used (V8 starts
+// none while the old generation is under 8 MB): the next collection comes ~1 MB later, every ~30 s
+// at that rate. Bytecode is kept (--no-flush-bytecode): the proxy's code is small and fixed, and
+// a proxy that idled through a few collections otherwise paid up to 1.5x the CPU per request while
+// it compiled its code again (+3 to +5 µs per request at saturation in bench:proxy). V8 reads these
+// settings each time it uses them, so setting them here, after start, still applies.
+// V8's memory-saving mode (--optimize-for-size) kept the limit at V8's 8 MB step before the
+// trigger did better (bench:proxy SUSTAIN=180: 57.5 -> 63.3 MiB over three minutes with the mode
+// alone; with the trigger at 10% as well, 57.4-59.1, the sidecar 56.7-57.6). With the trigger it
+// only cost: every collection it starts is a memory-reducing one, which keeps no maps whose objects
+// all died, so code that checks them deoptimizes and compiles again. Without it (harness: sidecar,
+// 5 s saturating, 12 s quiet, 20 s at 1,000 req/s, three interleaved pairs): paced p50 326-358 µs
+// against 351-408, p90 542-667 against 613-719, the main thread's CPU 7-12% lower, saturation
+// 35.3-43.9 µs per request against 36.8-47.5, highest RSS 56.2-56.3 MiB against 56.1-57.3.
 // Measured and left out: running without Sparkplug, V8's baseline compiler (--no-sparkplug): ~1 MB
 // less at 1,000 req/s, but 43.9 and 46.5 µs of CPU per request (sidecar, gateway) in a full
 // bench:proxy run against 40.4 and 41.3 in the same kind of run with it: warm code that is not hot
 // enough for the optimizing compiler then runs in the interpreter. --heap-growing-percent only
-// sets the factor, not the 8 MB step. --no-incremental-marking gets the 2 MB step of V8's
+// sets the factor, not V8's step. --no-incremental-marking gets the 2 MB step of V8's
 // conservative mode, but then promotion never triggers a full collection, only an old-space
 // allocation that finds the limit reached: the heap grew to 16 MB anyway and was not given back.
 const command = process.argv[2];
 if (command === 'proxy' || command === 'gateway') {
   for (const flag of [
     '--semi-space-growth-factor=1',
-    '--optimize-for-size',
     '--no-flush-bytecode',
-    '--incremental-marking-hard-trigger=10',
+    '--incremental-marking-hard-trigger=5',
   ]) {
     setFlagsFromString(flag);
   }

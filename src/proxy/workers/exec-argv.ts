@@ -5,16 +5,14 @@ import { pathToFileURL } from 'node:url';
 const EVAL_OPTIONS = new Set(['-e', '--eval', '-p', '--print']);
 
 /**
- * A worker's heap is set up as bin/trellis.js sets up a proxy's (see there): 1 MB semi-spaces, V8's
- * memory-saving mode (every full collection memory-reducing), bytecode kept, full collections
- * started early. On the command line V8 ignores a growth factor below 2, so the semi-space cap is
- * set instead.
+ * A worker's heap is set up as bin/trellis.js sets up a proxy's (see there): 1 MB semi-spaces,
+ * bytecode kept, full collections started early. On the command line V8 ignores a growth factor
+ * below 2, so the semi-space cap is set instead.
  */
 export const WORKER_MEMORY_FLAGS: readonly string[] = [
   '--max-semi-space-size=1',
-  '--optimize-for-size',
   '--no-flush-bytecode',
-  '--incremental-marking-hard-trigger=10',
+  '--incremental-marking-hard-trigger=5',
 ];
 
 /**

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createJsonLogger } from '../../../src/core/index.ts';
 import { startIdleCompaction } from '../../../src/proxy/idle-compaction.ts';
+import { WORKER_MEMORY_FLAGS } from '../../../src/proxy/workers/exec-argv.ts';
 import { createFakeClock } from '../../helpers/fake-clock.ts';
 import { runModuleScript } from '../../helpers/module-script.ts';
 
@@ -114,10 +115,10 @@ describe('idle compaction', () => {
       const compacted = free();
       console.log(JSON.stringify({ regular, compacted, kept: kept.length }));
     `;
-    const { regular, compacted, kept } = await runModuleScript<Record<string, number>>(script, [
-      '--optimize-for-size',
-      '--max-semi-space-size=1',
-    ]);
+    const { regular, compacted, kept } = await runModuleScript<Record<string, number>>(
+      script,
+      WORKER_MEMORY_FLAGS,
+    );
     expect(kept).toBe(66_667);
     // Committed but unused heap: what the regular collection left, then what compacting left.
     expect(regular).toBeGreaterThan(4 * MiB);

@@ -2,12 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { workerExecArgv } from '../../../../src/proxy/workers/index.ts';
 
 /** The memory settings bin/trellis.js gives a proxy, carried to its workers. */
-const MEMORY = [
-  '--max-semi-space-size=1',
-  '--optimize-for-size',
-  '--no-flush-bytecode',
-  '--incremental-marking-hard-trigger=10',
-];
+const MEMORY = ['--max-semi-space-size=1', '--no-flush-bytecode', '--incremental-marking-hard-trigger=5'];
 
 describe('workerExecArgv', () => {
   it("adds tsx's loader when the parent registered tsx through its API (bin/trellis.js)", () => {
