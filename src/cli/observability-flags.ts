@@ -147,10 +147,6 @@ export async function runDataPlane<P extends DataPlaneProcess>(
       (flags.workers > 1 ? `  workers:  ${started.workerPids().join(', ')}\n` : ''),
   );
   shutdown.started(started);
-  proxy.dropStartupCode();
-  // Gives back what a burst left in the heap once the traffic has gone quiet (unref'd: it never
-  // keeps the process up).
-  proxy.startIdleCompaction({ logger });
-  // Gives malloc's free pages back every 2 s (unref'd too).
-  proxy.startMallocRelease({ logger });
+  // Drops start-up code, then keeps the heap and malloc small (unref'd timers).
+  proxy.startMemoryUpkeep(logger);
 }

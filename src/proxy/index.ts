@@ -50,6 +50,7 @@ export {
   startMallocRelease,
   type TrimMalloc,
 } from './malloc-release.ts';
+export { startMemoryUpkeep } from './memory-upkeep.ts';
 export { createProxy, type InboundOptions, type ProxyDeps, type TrellisProxy } from './proxy.ts';
 export { compileRoutes, type RouteTable } from './routing/index.ts';
 export { type Sidecar, type SidecarOptions, startSidecar } from './sidecar/index.ts';

@@ -9,9 +9,7 @@ import { toWire } from '../../telemetry/exposition/wire.ts';
 import { type OpenedObservability, openObservability } from '../data-plane/observability.ts';
 import { openListeners } from '../data-plane/plan.ts';
 import { createWatchSource } from '../discovery/index.ts';
-import { dropStartupCode } from '../heap-collections.ts';
-import { startIdleCompaction } from '../idle-compaction.ts';
-import { startMallocRelease } from '../malloc-release.ts';
+import { startMemoryUpkeep } from '../memory-upkeep.ts';
 import { createProxy, type TrellisProxy } from '../proxy.ts';
 import { defaultServicePolicy } from '../upstream/index.ts';
 import { createIpcWatch } from './ipc-watch.ts';
@@ -103,9 +101,7 @@ try {
   const listeners = await openListeners(proxy, config.plan);
   if (!draining) send({ type: 'ready', ports: listeners.map((listener) => listener.port) });
   // As the primary process does (see runDataPlane).
-  dropStartupCode();
-  startIdleCompaction({ logger });
-  startMallocRelease({ logger });
+  startMemoryUpkeep(logger);
 } catch (error) {
   if (!draining) {
     send({ type: 'failed', message: toMeshError(error).message });
