@@ -4,6 +4,11 @@
       "target_name": "malloc_trim",
       "sources": ["malloc-trim.c"],
       "cflags": ["-O2", "-Wall", "-Wextra"]
+    },
+    {
+      "target_name": "busy_poll",
+      "sources": ["busy-poll.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra"]
     }
   ]
 }

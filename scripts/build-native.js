@@ -1,9 +1,9 @@
-// npm install runs this (the package's install script): builds native/ (malloc_trim for the proxies,
-// see src/proxy/malloc-release.ts) with npm's own node-gyp against the running Node's headers. The
-// module is optional: where it cannot be built (no C compiler, no headers), the install still
-// succeeds, says so, and the proxies run without giving malloc's free pages back (`npm rebuild`
-// after installing a compiler builds it). Its test fails where it is missing, so CI never runs
-// without it.
+// npm install runs this (the package's install script): builds native/ (the proxies' malloc_trim, see
+// src/proxy/malloc-release.ts, and busy polling, see src/proxy/engine/reply-poller.ts) with npm's
+// own node-gyp against the running Node's headers. The modules are optional: where they cannot be
+// built (no C compiler, no headers), the install still succeeds, says so, and the proxies run
+// without giving malloc's free pages back and without busy polling (`npm rebuild` after installing
+// a compiler builds them). Their tests fail where they are missing, so CI never runs without them.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -22,13 +22,13 @@ function nodeGyp() {
 
 function warn(reason) {
   console.warn(
-    `trellis: native/malloc_trim not built (${reason}); proxies will run without giving malloc's free pages back. Install a C compiler, then run npm rebuild.`,
+    `trellis: native/ not built (${reason}); proxies will run without giving malloc's free pages back and without busy polling. Install a C compiler, then run npm rebuild.`,
   );
 }
 
 const gyp = nodeGyp();
 if (process.platform !== 'linux') {
-  console.log('trellis: native/malloc_trim is for Linux (glibc); skipped');
+  console.log('trellis: native/ is built for Linux only; skipped');
 } else if (!gyp) {
   warn("npm's node-gyp was not found");
 } else {

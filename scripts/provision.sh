@@ -31,4 +31,4 @@ done
 
 # npm install builds native/ only where it found a compiler; with one installed now, build it.
 cd "$(dirname "$0")/.."
-[ -f native/build/Release/malloc_trim.node ] || node scripts/build-native.js
+[ -f native/build/Release/malloc_trim.node ] && [ -f native/build/Release/busy_poll.node ] || node scripts/build-native.js

@@ -63,6 +63,8 @@ export interface Figures {
   /** cpuUsPerRequest split into user mode and kernel (medians of each, so they need not add up). */
   cpuUserUsPerRequest: number;
   cpuKernelUsPerRequest: number;
+  /** The proxy's CPU per request at the paced rate, where every request wakes an idle proxy. */
+  pacedCpuUsPerRequest: number;
   rssMiB: number;
   rssAnonMiB: number;
   rssFileMiB: number;
@@ -117,6 +119,10 @@ export function figures(samples: Sample[], target: TargetId): Figures {
     cpuUsPerRequest: saturationCpu(() => 1),
     cpuUserUsPerRequest: saturationCpu((sample) => sample.proxyUserShare),
     cpuKernelUsPerRequest: saturationCpu((sample) => 1 - sample.proxyUserShare),
+    pacedCpuUsPerRequest: over((r) => {
+      const sample = find('paced', target, r);
+      return sample === undefined ? Number.NaN : cpuPerRequest(sample, 1);
+    }),
     rssMiB: over((r) => find('paced', target, r)?.rssMiB ?? Number.NaN),
     rssAnonMiB: over((r) => find('paced', target, r)?.rssAnonMiB ?? Number.NaN),
     rssFileMiB: over((r) => find('paced', target, r)?.rssFileMiB ?? Number.NaN),
@@ -234,6 +240,13 @@ export function renderReport(
     });
     out.push(
       `CPU µs per request at saturation, user / kernel (medians; the range of the total across rounds): ${split.join(' · ')}.`,
+    );
+    const paced = proxies.map(
+      (id) => `${LABELS[id].replaceAll('**', '')} ${num(figures(samples, id).pacedCpuUsPerRequest, 1)}`,
+    );
+    out.push(
+      'CPU µs per request at the paced rate, where each request finds the proxy asleep (Trellis polls ' +
+        `instead of sleeping while a fast upstream's reply is due, \`--busy-poll\`): ${paced.join(' · ')}.`,
     );
   }
   const aboveFloor = proxies.includes('node-floor') ? TRELLIS_IDS.filter((id) => proxies.includes(id)) : [];

@@ -12,8 +12,10 @@ import { join } from 'node:path';
 import { bundleCli } from '../../scripts/bundle.js';
 import { freePort, ROOT } from '../lib/processes.ts';
 
-/** Where npm install puts the native module, inside the package. */
-const MALLOC_TRIM_DIR = 'native/build/Release';
+/** Where npm install puts the native modules, inside the package. */
+const NATIVE_DIR = 'native/build/Release';
+/** The proxies' malloc_trim (src/proxy/malloc-release.ts) and busy polling (src/proxy/engine/reply-poller.ts). */
+const NATIVE_MODULES = ['malloc_trim.node', 'busy_poll.node'];
 
 /** The staged package: run `node <dir>/bin/trellis.js`. */
 export interface StagedTrellis {
@@ -54,15 +56,16 @@ export async function stageTrellis(parent: string): Promise<StagedTrellis> {
   await bundleCli(join(dir, 'dist'));
   copyFileSync(join(ROOT, 'bin/trellis.js'), join(dir, 'bin/trellis.js'));
   copyFileSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
-  // The native module npm install built (the proxies' malloc_trim, src/proxy/malloc-release.ts).
-  const addon = join(MALLOC_TRIM_DIR, 'malloc_trim.node');
-  if (!existsSync(join(ROOT, addon))) {
-    throw new Error(
-      `${addon} is missing: npm install builds it (it needs a C compiler), or node scripts/build-native.js`,
-    );
+  mkdirSync(join(dir, NATIVE_DIR), { recursive: true });
+  for (const name of NATIVE_MODULES) {
+    const addon = join(NATIVE_DIR, name);
+    if (!existsSync(join(ROOT, addon))) {
+      throw new Error(
+        `${addon} is missing: npm install builds it (it needs a C compiler), or node scripts/build-native.js`,
+      );
+    }
+    copyFileSync(join(ROOT, addon), join(dir, addon));
   }
-  mkdirSync(join(dir, MALLOC_TRIM_DIR), { recursive: true });
-  copyFileSync(join(ROOT, addon), join(dir, addon));
   return { dir, bin: join(dir, 'bin/trellis.js'), warnings: tsc.status === 0 ? '' : output };
 }
 

@@ -70,8 +70,10 @@ export function boolean(): Rule<boolean> {
   };
 }
 
-/** `500ms`, `10s`, `5m`, `1h`, or a number of milliseconds; the setting is milliseconds. */
-export function durationMs(options: { minMs?: number; minMessage?: string } = {}): Rule<number> {
+/** `500ms`, `10s`, `5m`, `1h`, `250us`, or a number of milliseconds; the setting is milliseconds. */
+export function durationMs(
+  options: { minMs?: number; minMessage?: string; maxMs?: number; maxMessage?: string } = {},
+): Rule<number> {
   return (value) => {
     if (typeof value !== 'string' && typeof value !== 'number') {
       throw new FieldProblem('expected a duration such as 500ms or 10s');
@@ -84,6 +86,9 @@ export function durationMs(options: { minMs?: number; minMessage?: string } = {}
     }
     if (options.minMs !== undefined && ms < options.minMs) {
       throw new FieldProblem(options.minMessage ?? `at least ${options.minMs}ms`);
+    }
+    if (options.maxMs !== undefined && ms > options.maxMs) {
+      throw new FieldProblem(options.maxMessage ?? `at most ${options.maxMs}ms`);
     }
     return ms;
   };
@@ -111,6 +116,18 @@ export const sampleRatioRule: Rule<number> = (value) => {
   if (value < 0 || value > 1) throw new FieldProblem(RATIO_MESSAGE);
   return value;
 };
+
+/** The busy-poll window of `trellis proxy`, `trellis gateway` and `trellis start`'s gateway. */
+export const DEFAULT_BUSY_POLL_MS = 0.25;
+
+/**
+ * A proxy's busy-poll window (src/proxy/engine/reply-poller.ts), e.g. 250us; 0 turns it off. At most
+ * 10 ms: a reply due later than that is not worth a core's time.
+ */
+export const busyPollRule: Rule<number> = durationMs({
+  maxMs: 10,
+  maxMessage: 'at most 10ms: a reply due later is not worth polling for',
+});
 
 /** `off`, `stdout`, or a file path (trimmed). */
 export const accessLogRule: Rule<string> = (value) => {

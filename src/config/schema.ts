@@ -21,6 +21,7 @@ import {
   ADDRESS_MAX,
   ADDRESS_MESSAGE,
   ADDRESS_PATTERN,
+  DEFAULT_BUSY_POLL_MS,
   ID_MESSAGE,
   ID_PATTERN,
   METADATA_KEY_MAX,
@@ -844,6 +845,11 @@ export const gatewaySettings = z
     port: z.number().int().min(0).max(65535).default(7480),
     /** How long stopping waits for exchanges in progress. */
     drainTimeout: durationBetween(0, 10 * 60_000).default(5_000),
+    /**
+     * While a request awaits a reply from an upstream that answers within this long, the node's proxy
+     * polls for it instead of sleeping (src/proxy/engine/reply-poller.ts); 0 turns it off.
+     */
+    busyPoll: durationBetween(0, 10).default(DEFAULT_BUSY_POLL_MS),
   })
   .strict();
 export type GatewaySettings = z.infer<typeof gatewaySettings>;

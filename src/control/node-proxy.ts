@@ -56,7 +56,7 @@ export async function startNodeProxy(options: NodeProxyOptions): Promise<NodePro
     });
   }
   const gatewayTracer = tracerOf(GATEWAY_SERVICE);
-  const proxy = createProxy({ source, logger, accessLog });
+  const proxy = createProxy({ source, logger, accessLog, busyPollMs: settings.busyPoll });
   let invoker: MeshInvoker | undefined;
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {

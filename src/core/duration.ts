@@ -1,9 +1,13 @@
 import { MeshError } from './errors.ts';
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+const UNIT_MS: Record<string, number> = { us: 0.001, µs: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const MICROSECOND_UNITS = new Set(['us', 'µs']);
+const DURATION = /^(\d+(?:\.\d+)?)(us|µs|ms|s|m|h)$/;
 
-/** Parses `250ms`, `10s`, `1.5m`, `2h` or a bare number of milliseconds. */
+/**
+ * Parses `250us`, `250ms`, `10s`, `1.5m`, `2h` or a bare number of milliseconds, into milliseconds:
+ * whole ones, or whole microseconds for a duration given in microseconds.
+ */
 export function parseDuration(input: string | number): number {
   if (typeof input === 'number') {
     if (!Number.isFinite(input) || input < 0)
@@ -12,12 +16,14 @@ export function parseDuration(input: string | number): number {
   }
   const match = DURATION.exec(input.trim());
   if (!match) throw new MeshError('BAD_REQUEST', `invalid duration "${input}": expected e.g. 500ms, 10s, 5m`);
-  return Math.round(Number(match[1]) * UNIT_MS[match[2]!]!);
+  const ms = Number(match[1]) * UNIT_MS[match[2]!]!;
+  return MICROSECOND_UNITS.has(match[2]!) ? Math.round(ms * 1000) / 1000 : Math.round(ms);
 }
 
 export function formatDuration(ms: number): string {
   if (ms % 3_600_000 === 0 && ms >= 3_600_000) return `${ms / 3_600_000}h`;
   if (ms % 60_000 === 0 && ms >= 60_000) return `${ms / 60_000}m`;
   if (ms % 1000 === 0 && ms >= 1000) return `${ms / 1000}s`;
-  return `${ms}ms`;
+  if (Number.isInteger(ms)) return `${ms}ms`;
+  return `${Math.round(ms * 1000)}us`;
 }

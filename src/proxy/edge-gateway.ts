@@ -1,6 +1,8 @@
 import {
   accessLogRule,
   addressRule,
+  busyPollRule,
+  DEFAULT_BUSY_POLL_MS,
   durationMs,
   integer,
   listenPortRule,
@@ -40,6 +42,7 @@ function gatewaySettingsOf(options: GatewayOptions) {
     host: read.field('host', addressRule, '127.0.0.1'),
     port: read.field('port', listenPortRule, 7480),
     drainTimeout: read.field('drainTimeout', durationMs(), 10_000),
+    busyPoll: read.field('busyPoll', busyPollRule, DEFAULT_BUSY_POLL_MS),
     workers: read.field('workers', integer(1, 128, 'must be from 1 to 128'), 1),
     sampleRatio: read.field('sampleRatio', sampleRatioRule, DEFAULT_PROXY_SAMPLE_RATIO),
     accessLog: read.field('accessLog', accessLogRule, 'off'),
@@ -65,6 +68,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     plan: {
       listeners: [{ kind: 'gateway', host: settings.host, port: settings.port }],
       drainTimeoutMs: settings.drainTimeout,
+      busyPollMs: settings.busyPoll,
     },
     workers: settings.workers,
     observability: {

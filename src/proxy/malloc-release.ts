@@ -15,10 +15,9 @@
  * without it a proxy runs as before and says so in its debug log.
  */
 
-import { fileURLToPath } from 'node:url';
 import type { Clock, Logger } from '../core/index.ts';
 import { systemClock } from '../core/index.ts';
-import { packageRoot } from '../core/package-root.ts';
+import { loadNativeModule } from './native-modules.ts';
 
 /** Runs malloc_trim(0); whether it gave any memory back. */
 export type TrimMalloc = () => boolean;
@@ -27,16 +26,9 @@ export type TrimMalloc = () => boolean;
 const RELEASE_EVERY_MS = 2_000;
 
 /** The native trim, or undefined where it was not built or the C library has none. */
-export function loadMallocTrim(root: URL = packageRoot(import.meta.url)): TrimMalloc | undefined {
-  const path = fileURLToPath(new URL('native/build/Release/malloc_trim.node', root));
-  // process.dlopen, not require(), which would run the CommonJS loader for this one file.
-  const addon = { exports: {} as { trim?: TrimMalloc; supported?: boolean } };
-  try {
-    process.dlopen(addon, path);
-    return addon.exports.supported ? addon.exports.trim : undefined;
-  } catch {
-    return undefined;
-  }
+export function loadMallocTrim(root?: URL): TrimMalloc | undefined {
+  const addon = loadNativeModule<{ trim: TrimMalloc; supported: boolean }>('malloc_trim', root);
+  return addon?.supported ? addon.trim : undefined;
 }
 
 export interface MallocReleaseOptions {

@@ -5,7 +5,13 @@ import type { Direction } from '../telemetry/names.ts';
 import { createProxyMetrics, type ProxyMetrics } from '../telemetry/proxy-metrics.ts';
 import type { Tracer } from '../telemetry/tracing/tracer.ts';
 import type { DiscoverySource } from './discovery/index.ts';
-import { type ExchangeTelemetry, exchangeTelemetry } from './engine/index.ts';
+import {
+  type ExchangeTelemetry,
+  exchangeTelemetry,
+  type LoopPoller,
+  loadLoopPoller,
+  ReplyPoller,
+} from './engine/index.ts';
 import {
   createGatewayListener,
   createInboundListener,
@@ -39,6 +45,13 @@ export interface ProxyDeps {
   tracing?: { tracer: Tracer };
   /** One JSON line per exchange; the caller closes it after the proxy. Off when absent. */
   accessLog?: AccessLog;
+  /**
+   * While a request awaits a reply from an endpoint whose replies come within this many
+   * milliseconds, the event loop polls instead of sleeping (engine/reply-poller.ts); 0 or absent: off.
+   */
+  busyPollMs?: number;
+  /** What polls (default: native/busy-poll; where it is not built, busy polling is off). */
+  loopPoller?: LoopPoller;
 }
 
 /** A listener may trace as another service than the proxy's tracer names (null: not at all). */
@@ -96,6 +109,7 @@ export function createProxy(deps: ProxyDeps): TrellisProxy {
       options.tracer === undefined ? deps.tracing?.tracer : options.tracer,
       deps.accessLog,
     );
+  const replyPoller = createReplyPoller(deps);
   const listeners = new Set<ProxyListener>();
   const metricsServers = new Set<MetricsServer>();
   let closed = false;
@@ -137,6 +151,7 @@ export function createProxy(deps: ProxyDeps): TrellisProxy {
           random,
           metrics: metrics?.listener('gateway'),
           telemetry: telemetryOf('gateway', options),
+          replyPoller,
         }),
       ),
     outbound: (options) =>
@@ -149,6 +164,7 @@ export function createProxy(deps: ProxyDeps): TrellisProxy {
           random,
           metrics: metrics?.listener('outbound'),
           telemetry: telemetryOf('outbound', options),
+          replyPoller,
         }),
       ),
     inbound: (options) =>
@@ -157,6 +173,7 @@ export function createProxy(deps: ProxyDeps): TrellisProxy {
           ...options,
           metrics: metrics?.listener('inbound'),
           telemetry: telemetryOf('inbound', options),
+          replyPoller,
           policy:
             options.policy ??
             (options.service === undefined ? undefined : clusters.policyOf(options.service)),
@@ -187,4 +204,17 @@ export function createProxy(deps: ProxyDeps): TrellisProxy {
       clusters.close();
     },
   };
+}
+
+function createReplyPoller(deps: ProxyDeps): ReplyPoller | null {
+  const windowMs = deps.busyPollMs ?? 0;
+  if (windowMs <= 0) return null;
+  const loop = deps.loopPoller ?? loadLoopPoller();
+  if (loop === undefined) {
+    deps.logger.debug(
+      'proxy: native/busy_poll is not built (npm rebuild with a C compiler builds it); no busy polling',
+    );
+    return null;
+  }
+  return new ReplyPoller(loop, windowMs);
 }

@@ -107,6 +107,7 @@ describe('promtool check metrics', () => {
       plan: {
         listeners: [{ kind: 'gateway', host: '127.0.0.1', port: await freePort() }],
         drainTimeoutMs: 1_000,
+        busyPollMs: 0,
       },
       workers: 2,
       logger: pino({ level: 'silent' }),

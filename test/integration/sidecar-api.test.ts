@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createControlClient } from '../../src/client/index.ts';
 import { startSidecar } from '../../src/proxy/index.ts';
 import { eventually, startTestControl } from '../helpers/control.ts';
+import { parseExposition } from '../helpers/exposition.ts';
 import { freePort } from '../helpers/ports.ts';
 import { echo, request, startUpstream } from './proxy-helpers.ts';
 
@@ -89,5 +90,35 @@ describe('startSidecar', () => {
     await expect(
       startSidecar({ service: 'api', app: 'nowhere', control: 'http://127.0.0.1:1' }),
     ).rejects.toMatchObject({ code: 'BAD_REQUEST', details: [expect.objectContaining({ path: 'app' })] });
+    await expect(
+      startSidecar({ service: 'api', app: '127.0.0.1:1', control: 'http://127.0.0.1:1', busyPoll: '20ms' }),
+    ).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+      details: [
+        expect.objectContaining({ path: 'busyPoll', message: expect.stringContaining('at most 10ms') }),
+      ],
+    });
+  });
+
+  it("times the app's replies below the millisecond, as the gateway does", async () => {
+    const app = await startUpstream(echo('app'));
+    cleanup.push(() => app.close());
+    const sidecar = await startSidecar({
+      service: 'timed',
+      app: `127.0.0.1:${app.port}`,
+      control: `http://127.0.0.1:${await freePort()}`,
+      inboundPort: 0,
+      outboundPort: 0,
+      metricsPort: 0,
+      backoff: { baseMs: 1_000, capMs: 1_000 },
+    });
+    cleanup.push(() => sidecar.close());
+    for (let i = 0; i < 20; i++) expect((await request(sidecar.inbound.port, 'GET', '/x')).status).toBe(200);
+    const metrics = parseExposition(await (await fetch(sidecar.metricsUrl!)).text());
+    const seconds = metrics.sum('trellis_request_duration_seconds_sum', { direction: 'inbound' });
+    expect(seconds).toBeGreaterThan(0);
+    // A millisecond clock (Date.now) times each loopback exchange as 0 or 1 ms: a whole sum.
+    const ms = seconds * 1000;
+    expect(Math.abs(ms - Math.round(ms))).toBeGreaterThan(1e-6);
   });
 });

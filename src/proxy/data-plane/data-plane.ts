@@ -155,6 +155,7 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
     metrics: metricsPort === undefined ? undefined : { processMetrics: true },
     tracing: observability.tracing,
     accessLog: observability.accessLog,
+    busyPollMs: plan.busyPollMs,
   });
   let listeners: Awaited<ReturnType<typeof openListeners>>;
   let metricsServer: MetricsServer | undefined;

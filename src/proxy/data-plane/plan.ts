@@ -13,6 +13,8 @@ export interface DataPlanePlan {
   listeners: ListenerSpec[];
   /** How long closing waits for exchanges in progress. */
   drainTimeoutMs: number;
+  /** Busy polling while fast upstreams' replies are due, up to this long (createProxy's busyPollMs); 0: off. */
+  busyPollMs: number;
 }
 
 export interface ListenerAddress {

@@ -5,6 +5,11 @@ import type { Clock, Logger } from '../../core/index.ts';
 export interface ProxyProcessOptions {
   /** How long shutting down waits for exchanges in progress (default 10 s). */
   drainTimeout?: string | number;
+  /**
+   * While a request awaits a reply from an upstream whose replies come within this long, poll for
+   * it instead of sleeping (default 250us; 0 or 0ms: off). See src/proxy/engine/reply-poller.ts.
+   */
+  busyPoll?: string | number;
   /** Proxy processes (default 1: the listeners run in this process). */
   workers?: number;
   /**

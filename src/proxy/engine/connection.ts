@@ -179,6 +179,8 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
   private respFraming = F_NONE;
   private respRemaining = 0;
   private headLatency = 0;
+  /** The reply poller's token while this exchange's reply is polled for; 0: none. */
+  private replyToken = 0;
 
   constructor(socket: Socket, ctx: EngineContext) {
     this.socket = socket;
@@ -570,6 +572,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
       return;
     }
     this.attempt++;
+    if (this.replyToken !== 0) this.settleReply(undefined);
     this.endpoint = endpoint;
     cluster.balancer.onRequestStart(endpoint);
     this.attemptStart = now;
@@ -622,7 +625,17 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     }
     this.markPartsSent(conn.reused);
     this.upstreamNeedsDrain = !ok;
+    const poller = this.ctx.replyPoller;
+    if (poller !== null && this.reqBodyDone && poller.worthPolling(this.endpoint!)) {
+      this.replyToken = poller.expect();
+    }
     if (!this.inFeed) this.syncReading();
+  }
+
+  /** Ends the polling for this exchange's reply, which came after `waitedMs` (undefined: will not come). */
+  private settleReply(waitedMs: number | undefined): void {
+    this.ctx.replyPoller!.settle(this.replyToken, this.endpoint!, waitedMs);
+    this.replyToken = 0;
   }
 
   private markPartsSent(reused: boolean): void {
@@ -747,6 +760,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     this.lastActivity = now;
     if (!this.responseStarted) {
       this.responseStarted = true;
+      if (this.replyToken !== 0) this.settleReply(now - this.attemptStart);
       if (this.staleKeep) this.dropParts();
     }
     let off = 0;

@@ -3,6 +3,7 @@ import type { ListenerStats, RouteStatsHolder } from '../../telemetry/proxy-stat
 import type { CannedResponse } from '../error-responses.ts';
 import type { RequestHead } from '../http1/index.ts';
 import type { Cluster, ExchangeSettings, ReadBufferPool } from '../upstream/index.ts';
+import type { ReplyPoller } from './reply-poller.ts';
 import type { ExchangeTelemetry } from './trace-hooks.ts';
 
 /**
@@ -42,6 +43,8 @@ export interface EngineContext {
   readonly metrics: ListenerStats | null;
   /** Tracing and the access log of this listener's exchanges; null: both off. */
   readonly telemetry: ExchangeTelemetry | null;
+  /** Busy-polls while fast upstreams' replies are due; null: the loop always sleeps between events. */
+  readonly replyPoller: ReplyPoller | null;
   /** Where client connections take the buffers they read into (and give them back on close). */
   readonly readBuffers: ReadBufferPool;
   /** Set when the listener closes: responses say `connection: close` and connections end. */

@@ -2,6 +2,12 @@ export { ClientConnection } from './connection.ts';
 export type { EngineContext, Resolution, Resolver } from './context.ts';
 export { ForwardHeadWriter, findHeader } from './forward-head.ts';
 export {
+  type LoopPoller,
+  loadLoopPoller,
+  type PolledEndpoint,
+  ReplyPoller,
+} from './reply-poller.ts';
+export {
   beginTrace,
   ExchangeObserver,
   type ExchangeTelemetry,

@@ -5,6 +5,7 @@ import {
   ClientConnection,
   type EngineContext,
   type ExchangeTelemetry,
+  type ReplyPoller,
   type Resolver,
 } from '../engine/index.ts';
 import { ReadBufferPool } from '../upstream/index.ts';
@@ -45,6 +46,8 @@ export interface ListenerOptions {
   metrics?: ListenerStats;
   /** Tracing and the access log of this listener's exchanges (createProxy passes its own); none: off. */
   telemetry?: ExchangeTelemetry | null;
+  /** Busy polling while fast upstreams' replies are due (createProxy passes its own); none: off. */
+  replyPoller?: ReplyPoller | null;
 }
 
 export interface ListenerDeps {
@@ -72,6 +75,7 @@ export async function listen(options: ListenerOptions, deps: ListenerDeps): Prom
     random: deps.random ?? Math.random,
     metrics: options.metrics ?? null,
     telemetry: options.telemetry ?? null,
+    replyPoller: options.replyPoller ?? null,
     readBuffers: new ReadBufferPool(FREE_CLIENT_READ_BUFFERS, CLIENT_READ_BUFFER_BYTES),
     draining: false,
     onClose(connection) {

@@ -3,6 +3,8 @@ import {
   accessLogRule,
   addressRule,
   boolean,
+  busyPollRule,
+  DEFAULT_BUSY_POLL_MS,
   durationMs,
   FieldProblem,
   httpUrlRule,
@@ -111,6 +113,7 @@ export interface SidecarSettings {
   version: string | undefined;
   id: string | undefined;
   drainTimeout: number;
+  busyPoll: number;
   propagationDelay: number;
   workers: number;
   sampleRatio: number;
@@ -150,6 +153,7 @@ export function sidecarSettingsOf(options: SidecarOptions): SidecarSettings {
     version: read.field('version', limitedText),
     id: read.field('id', instanceIdRule),
     drainTimeout: read.field('drainTimeout', durationMs(), 10_000),
+    busyPoll: read.field('busyPoll', busyPollRule, DEFAULT_BUSY_POLL_MS),
     propagationDelay: read.field('propagationDelay', durationMs(), 500),
     workers: read.field('workers', integer(1, 128, 'must be from 1 to 128'), 1),
     sampleRatio: read.field('sampleRatio', sampleRatioRule, DEFAULT_PROXY_SAMPLE_RATIO),

@@ -51,6 +51,7 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
         { kind: 'outbound', host: settings.host, port: settings.outboundPort },
       ],
       drainTimeoutMs: settings.drainTimeout,
+      busyPollMs: settings.busyPoll,
     },
     workers: settings.workers,
     observability: {
@@ -61,7 +62,9 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
     },
     logger,
     logLevel: options.logLevel,
-    clock,
+    // Not `clock`: without a clock of the caller's, the proxy takes its precise one (sub-millisecond
+    // latencies for the ewma balancer, the metrics and the busy polling's reply times).
+    clock: options.clock,
     random,
     backoff: options.backoff,
   });

@@ -19,6 +19,10 @@ export type { ClusterWaiter } from '../../core/index.ts';
 /** An endpoint with what the proxy keeps per endpoint: its circuit breaker and connection pool. */
 export interface UpstreamEndpoint extends ResilientEndpoint {
   pool: UpstreamPool;
+  /** Share of the replies polled for that came within the window, a moving average (engine/reply-poller.ts). */
+  pollHits: number;
+  /** Requests sent without polling since the last one polled for. */
+  pollSkips: number;
   /** The HTTP/2 sessions of an h2c cluster (made on first use; see `Cluster.h2Sessions`). */
   h2: H2SessionPool | null;
 }
@@ -143,6 +147,8 @@ export class Cluster extends EndpointSet<UpstreamEndpoint, ExchangeSettings> imp
 class ProxyEndpoint extends EndpointState implements UpstreamEndpoint {
   pool: UpstreamPool;
   h2: H2SessionPool | null = null;
+  pollHits = 1;
+  pollSkips = 0;
 
   constructor(instance: Instance, clock: Clock, options: PoolOptions | undefined) {
     super(instance);

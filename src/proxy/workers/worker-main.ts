@@ -96,6 +96,7 @@ proxy = createProxy({
   metrics: config.metrics === true ? { processMetrics: true } : undefined,
   tracing: observability.tracing,
   accessLog: observability.accessLog,
+  busyPollMs: config.plan.busyPollMs,
 });
 try {
   const listeners = await openListeners(proxy, config.plan);

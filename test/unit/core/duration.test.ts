@@ -4,6 +4,9 @@ import { formatDuration, parseDuration } from '../../../src/core/index.ts';
 describe('durations', () => {
   it.each([
     ['250ms', 250],
+    ['250us', 0.25],
+    ['1500µs', 1.5],
+    ['0.4ms', 0],
     ['10s', 10_000],
     ['1.5m', 90_000],
     ['2h', 7_200_000],
@@ -20,5 +23,6 @@ describe('durations', () => {
     expect(formatDuration(90_000)).toBe('90s');
     expect(formatDuration(120_000)).toBe('2m');
     expect(formatDuration(250)).toBe('250ms');
+    expect(formatDuration(0.25)).toBe('250us');
   });
 });
