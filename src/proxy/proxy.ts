@@ -46,8 +46,9 @@ export interface ProxyDeps {
   /** One JSON line per exchange; the caller closes it after the proxy. Off when absent. */
   accessLog?: AccessLog;
   /**
-   * While a request awaits a reply from an endpoint whose replies come within this many
-   * milliseconds, the event loop polls instead of sleeping (engine/reply-poller.ts); 0 or absent: off.
+   * While a request awaits an endpoint's reply, the event loop polls instead of sleeping, for at most
+   * this many milliseconds, where most replies polled for came that soon (engine/reply-poller.ts);
+   * 0 or absent: off.
    */
   busyPollMs?: number;
   /** What polls (default: native/busy-poll; where it is not built, busy polling is off). */
