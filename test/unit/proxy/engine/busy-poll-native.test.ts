@@ -22,15 +22,15 @@ describe('native busy_poll', () => {
       const poller = loadLoopPoller();
       const measure = async (ms) => { const before = cpuMs(); await sleep(ms); return cpuMs() - before; };
       await sleep(200); // start-up's compiling, on V8's threads, done
-      const asleep = await measure(300);
-      const first = poller.poll(300);
-      const again = poller.poll(300);
-      const polling = await measure(300);
-      const after = await measure(300);
+      const asleep = await measure(500);
+      const first = poller.poll(500);
+      const again = poller.poll(500);
+      const polling = await measure(500);
+      const after = await measure(500);
       poller.poll(10_000);
-      const beforeStop = await measure(100);
+      const beforeStop = await measure(300);
       poller.stop();
-      const stopped = await measure(300);
+      const stopped = await measure(500);
       // Still asked to poll for a minute: the process must end anyway once nothing else is left.
       poller.poll(60_000);
       console.log(JSON.stringify({ asleep, first, again, polling, after, beforeStop, stopped }));
@@ -40,12 +40,13 @@ describe('native busy_poll', () => {
     expect(Date.now() - started).toBeLessThan(30_000);
     expect(r.first).toBe(false);
     expect(r.again).toBe(true);
-    // CPU milliseconds over 300 ms: asleep the loop uses next to nothing; polling, most of the wall
-    // time (a busy machine may take some of it).
-    expect(r.asleep as number).toBeLessThan(100);
-    expect(r.polling as number).toBeGreaterThan(150);
-    expect(r.beforeStop as number).toBeGreaterThan(50);
-    expect(r.after as number).toBeLessThan(100);
-    expect(r.stopped as number).toBeLessThan(100);
+    // CPU milliseconds over 500 ms (300 before the stop): asleep the loop uses next to nothing;
+    // polling, all the time the scheduler gives it (at least a fifth even with the machine's other
+    // cores and tests competing for it).
+    expect(r.asleep as number).toBeLessThan(50);
+    expect(r.polling as number).toBeGreaterThan(100);
+    expect(r.beforeStop as number).toBeGreaterThan(60);
+    expect(r.after as number).toBeLessThan(50);
+    expect(r.stopped as number).toBeLessThan(50);
   });
 });
