@@ -572,7 +572,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
       return;
     }
     this.attempt++;
-    if (this.replyToken !== 0) this.settleReply(undefined);
+    this.settleReply(undefined);
     this.endpoint = endpoint;
     cluster.balancer.onRequestStart(endpoint);
     this.attemptStart = now;
@@ -625,15 +625,19 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     }
     this.markPartsSent(conn.reused);
     this.upstreamNeedsDrain = !ok;
-    const poller = this.ctx.replyPoller;
-    if (poller !== null && this.reqBodyDone && poller.worthPolling(this.endpoint!)) {
-      this.replyToken = poller.expect();
-    }
+    if (this.reqBodyDone) this.expectReply();
     if (!this.inFeed) this.syncReading();
+  }
+
+  /** The whole request is upstream: polls for the reply where its endpoint usually answers soon. */
+  private expectReply(): void {
+    const poller = this.ctx.replyPoller;
+    if (poller !== null && this.replyToken === 0) this.replyToken = poller.expectFrom(this.endpoint!);
   }
 
   /** Ends the polling for this exchange's reply, which came after `waitedMs` (undefined: will not come). */
   private settleReply(waitedMs: number | undefined): void {
+    if (this.replyToken === 0) return;
     this.ctx.replyPoller!.settle(this.replyToken, this.endpoint!, waitedMs);
     this.replyToken = 0;
   }
@@ -678,6 +682,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
       if (done) this.reqBodyDone = true;
     }
     if (take > 0) this.forwardPart(off === 0 && take === len ? buf : buf.subarray(off, off + take), take);
+    if (this.reqBodyDone && this.state === S_UPSTREAM && !this.responseStarted) this.expectReply();
     if (this.observer !== null) this.observer.bytesIn += take;
     return off + take;
   }
@@ -760,7 +765,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     this.lastActivity = now;
     if (!this.responseStarted) {
       this.responseStarted = true;
-      if (this.replyToken !== 0) this.settleReply(now - this.attemptStart);
+      this.settleReply(now - this.attemptStart);
       if (this.staleKeep) this.dropParts();
     }
     let off = 0;

@@ -153,6 +153,8 @@ export class H2Exchange implements ClusterWaiter {
   private sentToClient = false;
   private status = 0;
   private headLatency = 0;
+  /** The reply poller's token while this exchange's response is polled for; 0: none. */
+  private replyToken = 0;
   private framing: BodyFraming = BodyFraming.None;
   private respRemaining = 0;
   /** The HTTP/1.1 head, held until it can go out with the first body bytes (or the end). */
@@ -360,7 +362,10 @@ export class H2Exchange implements ClusterWaiter {
   }
 
   private bodyEnd(): void {
-    if (this.phase === X_UPSTREAM && this.stream !== null) this.stream.end();
+    if (this.phase === X_UPSTREAM && this.stream !== null) {
+      this.stream.end();
+      if (!this.responded) this.expectReply();
+    }
   }
 
   /** Forgets body parts that went upstream: the request can no longer be sent again. */
@@ -415,6 +420,7 @@ export class H2Exchange implements ClusterWaiter {
       return;
     }
     this.attempt++;
+    this.settleReply(undefined);
     this.endpoint = endpoint;
     cluster.balancer.onRequestStart(endpoint);
     this.attemptStart = now;
@@ -463,6 +469,20 @@ export class H2Exchange implements ClusterWaiter {
       this.streamNeedsDrain = !ok;
       this.syncReading();
     }
+    if (this.reqBodyDone) this.expectReply();
+  }
+
+  /** The whole request is upstream: polls for the response where its endpoint usually answers soon. */
+  private expectReply(): void {
+    const poller = this.ctx.replyPoller;
+    if (poller !== null && this.replyToken === 0) this.replyToken = poller.expectFrom(this.endpoint!);
+  }
+
+  /** Ends the polling for this exchange's response, which came after `waitedMs` (undefined: will not come). */
+  private settleReply(waitedMs: number | undefined): void {
+    if (this.replyToken === 0) return;
+    this.ctx.replyPoller!.settle(this.replyToken, this.endpoint!, waitedMs);
+    this.replyToken = 0;
   }
 
   /** Stops listening to the attempt's stream and resets it (unless it is over). */
@@ -524,6 +544,7 @@ export class H2Exchange implements ClusterWaiter {
     const status = Number(headers[':status']);
     this.status = status;
     this.headLatency = now - this.attemptStart;
+    this.settleReply(this.headLatency);
     if (this.staleKeep) this.dropParts();
     if (this.retryOnStatus()) return;
     if (this.host.observer !== null)

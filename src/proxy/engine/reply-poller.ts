@@ -76,6 +76,11 @@ export class ReplyPoller {
     return true;
   }
 
+  /** The whole request went to `endpoint`: polls for its reply if worth it. Its token for `settle`, or 0. */
+  expectFrom(endpoint: PolledEndpoint): number {
+    return this.worthPolling(endpoint) ? this.expect() : 0;
+  }
+
   /** A request went out whose reply is due within the window: polls until `settle`. Returns its token. */
   expect(): number {
     this.expected++;
@@ -93,6 +98,7 @@ export class ReplyPoller {
    * (or will not: `waitedMs` undefined).
    */
   settle(token: number, endpoint: PolledEndpoint, waitedMs?: number): void {
+    if (token === 0) return;
     if (waitedMs !== undefined) {
       endpoint.pollHits += ((waitedMs <= this.windowMs ? 1 : 0) - endpoint.pollHits) * HIT_WEIGHT;
     }

@@ -61,9 +61,9 @@ describe('ReplyPoller', () => {
     const poller = new ReplyPoller(loop, 0.25);
     const target = endpoint();
     const sendAndReply = (waitedMs: number): boolean => {
-      if (!poller.worthPolling(target)) return false;
-      poller.settle(poller.expect(), target, waitedMs);
-      return true;
+      const token = poller.expectFrom(target);
+      poller.settle(token, target, waitedMs); // token 0 (not polled for): settles nothing
+      return token !== 0;
     };
     // Replies after 0.4 ms: the share of timely ones falls from 1 below a half in seven replies.
     let polled = 0;
