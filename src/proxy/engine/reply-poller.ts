@@ -8,8 +8,8 @@
  * reply reached the sidecar 113 µs (median) after the request left it while the loop slept, 56 µs
  * while it polled, and the added latency at the client fell by ~60 µs (harness, paced wrk). So
  * while a request awaits a reply that is due soon, the loop polls for I/O without blocking instead
- * of sleeping: from the request's write until the reply's first bytes, and never longer than the
- * window, so the CPU it spends per request is at most the window. An endpoint is polled for while
+ * of sleeping: from the moment the whole request is upstream until the reply's first bytes, never
+ * longer than the window, so the CPU it spends per request is at most the window. An endpoint is polled for while
  * most of the replies polled for came within the window; when they stop coming so soon (a slow
  * upstream, a busy machine), polling for it stops but for one request in 32, which finds out when
  * they do again. When no request awaits a reply, nothing polls. HAProxy's `busy-polling` does the
@@ -55,8 +55,6 @@ const PROBE_EVERY = 32;
  * tokens of the old one settle nothing.
  */
 export class ReplyPoller {
-  /** Requests sent with `expect` (for tests and the curious). */
-  expected = 0;
   private awaiting = 0;
   private run = 1;
 
@@ -83,7 +81,6 @@ export class ReplyPoller {
 
   /** A request went out whose reply is due within the window: polls until `settle`. Returns its token. */
   expect(): number {
-    this.expected++;
     if (!this.loop.poll(this.windowMs)) {
       // Polling had stopped: every earlier wait was settled or outlasted its window.
       this.run++;
