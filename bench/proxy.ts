@@ -1,7 +1,8 @@
 /**
  * npm run bench:proxy — one 1 KiB keep-alive upstream reached directly and through HAProxy, nginx,
  * http-proxy, @fastify/http-proxy, Node's floor (a bare raw-socket relay: what any Node proxy costs),
- * Trellis's gateway and Trellis's sidecar (its inbound listener), each proxy pinned alone to one
+ * Trellis's gateway and Trellis's sidecar (its inbound listener; again with `--busy-poll 0`, to
+ * show what busy polling buys and costs in the same run), each proxy pinned alone to one
  * core, in one run on 127.0.0.1 (after ../shared/reference/proxy-bench).
  * Trellis runs as a user runs it: built to plain JavaScript and started with `node bin/trellis.js
  * gateway|proxy`, fed by a control plane (`trellis start`) that knows the upstream and the route.

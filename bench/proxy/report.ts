@@ -296,7 +296,12 @@ export function renderReport(
 
 /** One line: a Trellis target against each of the issue's targets. */
 export function renderVerdict(samples: Sample[], target: TargetId, unavailable: string | undefined): string {
-  const name = target === 'trellis' ? 'Trellis gateway' : 'Trellis sidecar';
+  const name =
+    target === 'trellis'
+      ? 'Trellis gateway'
+      : target === 'sidecar'
+        ? 'Trellis sidecar'
+        : 'Trellis sidecar without busy polling';
   if (unavailable !== undefined) return `**Verdict: ${name} not available (${cell(unavailable)}).**`;
   if (!samples.some((sample) => sample.target === target)) return `**Verdict: ${name} not measured.**`;
   const f = figures(samples, target);

@@ -14,10 +14,11 @@ export const TARGET_IDS = [
   'node-floor',
   'trellis',
   'sidecar',
+  'sidecar-nopoll',
 ] as const;
 export type TargetId = (typeof TARGET_IDS)[number];
 /** The targets that are Trellis: judged against the issue's targets, reported (not fatal) when they fail. */
-export const TRELLIS_IDS: readonly TargetId[] = ['trellis', 'sidecar'];
+export const TRELLIS_IDS: readonly TargetId[] = ['trellis', 'sidecar', 'sidecar-nopoll'];
 
 export const LABELS: Record<TargetId, string> = {
   direct: 'direct (no proxy)',
@@ -28,6 +29,7 @@ export const LABELS: Record<TargetId, string> = {
   'node-floor': "Node's floor: a bare raw-socket relay",
   trellis: '**Trellis gateway**',
   sidecar: '**Trellis sidecar** (inbound)',
+  'sidecar-nopoll': 'Trellis sidecar, `--busy-poll 0`',
 };
 
 /** One thing wrk is pointed at: the upstream itself (direct) or a proxy in front of it. */
@@ -112,7 +114,7 @@ export async function startTarget(env: Environment, id: TargetId, upstream: Upst
       '--upstream',
       `127.0.0.1:${upstream.port}`,
     ]);
-  } else if (id === 'trellis' || id === 'sidecar') {
+  } else if (TRELLIS_IDS.includes(id)) {
     const trellis = env.trellis;
     if (trellis === undefined) throw new Error('no Trellis control plane');
     const metricsPort = await freePort();
@@ -123,6 +125,8 @@ export async function startTarget(env: Environment, id: TargetId, upstream: Upst
         : await sidecarArgs(port, trellis.control, upstream.port)),
       '--metrics-port',
       String(metricsPort),
+      // The same sidecar without busy polling, to show what polling buys and costs in the same run.
+      ...(id === 'sidecar-nopoll' ? ['--busy-poll', '0'] : []),
     ];
     started = startTracked(env, id, 'taskset', [...pin, process.execPath, trellis.bin, ...args]);
   } else {
