@@ -34,6 +34,7 @@ import {
   RESPONSE_KEEP_ALIVE,
 } from './forward-head.ts';
 import { H2Exchange } from './h2-exchange.ts';
+import { ReplyWait } from './reply-poller.ts';
 import { retryAt } from './retry-gate.ts';
 import { readIntoBuffers } from './socket-reads.ts';
 import { ExchangeObserver } from './trace-hooks.ts';
@@ -179,12 +180,13 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
   private respFraming = F_NONE;
   private respRemaining = 0;
   private headLatency = 0;
-  /** The reply poller's token while this exchange's reply is polled for; 0: none. */
-  private replyToken = 0;
+  /** The wait for the upstream's reply, polled for where it is due soon. */
+  private readonly replyWait: ReplyWait;
 
   constructor(socket: Socket, ctx: EngineContext) {
     this.socket = socket;
     this.ctx = ctx;
+    this.replyWait = new ReplyWait(ctx.replyPoller);
     this.clock = ctx.clock;
     this.timer = new DueTimer(ctx.clock, this.onTimer);
     this.remoteAddress = normalizeAddress(socket.remoteAddress);
@@ -572,7 +574,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
       return;
     }
     this.attempt++;
-    this.settleReply(undefined);
+    this.replyWait.end();
     this.endpoint = endpoint;
     cluster.balancer.onRequestStart(endpoint);
     this.attemptStart = now;
@@ -625,21 +627,8 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     }
     this.markPartsSent(conn.reused);
     this.upstreamNeedsDrain = !ok;
-    if (this.reqBodyDone) this.expectReply();
+    if (this.reqBodyDone) this.replyWait.begin(this.endpoint!);
     if (!this.inFeed) this.syncReading();
-  }
-
-  /** The whole request is upstream: polls for the reply where its endpoint usually answers soon. */
-  private expectReply(): void {
-    const poller = this.ctx.replyPoller;
-    if (poller !== null && this.replyToken === 0) this.replyToken = poller.expectFrom(this.endpoint!);
-  }
-
-  /** Ends the polling for this exchange's reply, which came after `waitedMs` (undefined: will not come). */
-  private settleReply(waitedMs: number | undefined): void {
-    if (this.replyToken === 0) return;
-    this.ctx.replyPoller!.settle(this.replyToken, this.endpoint!, waitedMs);
-    this.replyToken = 0;
   }
 
   private markPartsSent(reused: boolean): void {
@@ -682,7 +671,8 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
       if (done) this.reqBodyDone = true;
     }
     if (take > 0) this.forwardPart(off === 0 && take === len ? buf : buf.subarray(off, off + take), take);
-    if (this.reqBodyDone && this.state === S_UPSTREAM && !this.responseStarted) this.expectReply();
+    if (this.reqBodyDone && this.state === S_UPSTREAM && !this.responseStarted)
+      this.replyWait.begin(this.endpoint!);
     if (this.observer !== null) this.observer.bytesIn += take;
     return off + take;
   }
@@ -765,7 +755,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     this.lastActivity = now;
     if (!this.responseStarted) {
       this.responseStarted = true;
-      this.settleReply(now - this.attemptStart);
+      this.replyWait.end(now - this.attemptStart);
       if (this.staleKeep) this.dropParts();
     }
     let off = 0;

@@ -34,6 +34,7 @@ import {
   h2Trailers,
   rawHeadersOf,
 } from './h2-head.ts';
+import { ReplyWait } from './reply-poller.ts';
 import { retryAt } from './retry-gate.ts';
 import type { ExchangeObserver } from './trace-hooks.ts';
 
@@ -153,8 +154,8 @@ export class H2Exchange implements ClusterWaiter {
   private sentToClient = false;
   private status = 0;
   private headLatency = 0;
-  /** The reply poller's token while this exchange's response is polled for; 0: none. */
-  private replyToken = 0;
+  /** The wait for the upstream's reply, polled for where it is due soon. */
+  private readonly replyWait: ReplyWait;
   private framing: BodyFraming = BodyFraming.None;
   private respRemaining = 0;
   /** The HTTP/1.1 head, held until it can go out with the first body bytes (or the end). */
@@ -167,6 +168,7 @@ export class H2Exchange implements ClusterWaiter {
     this.host = host;
     this.socket = host.socket;
     this.ctx = ctx;
+    this.replyWait = new ReplyWait(ctx.replyPoller);
     this.clock = ctx.clock;
     this.timer = new DueTimer(ctx.clock, this.onTimer);
     this.remoteAddress = remoteAddress;
@@ -364,7 +366,7 @@ export class H2Exchange implements ClusterWaiter {
   private bodyEnd(): void {
     if (this.phase === X_UPSTREAM && this.stream !== null) {
       this.stream.end();
-      if (!this.responded) this.expectReply();
+      if (!this.responded) this.replyWait.begin(this.endpoint!);
     }
   }
 
@@ -420,7 +422,7 @@ export class H2Exchange implements ClusterWaiter {
       return;
     }
     this.attempt++;
-    this.settleReply(undefined);
+    this.replyWait.end();
     this.endpoint = endpoint;
     cluster.balancer.onRequestStart(endpoint);
     this.attemptStart = now;
@@ -469,20 +471,7 @@ export class H2Exchange implements ClusterWaiter {
       this.streamNeedsDrain = !ok;
       this.syncReading();
     }
-    if (this.reqBodyDone) this.expectReply();
-  }
-
-  /** The whole request is upstream: polls for the response where its endpoint usually answers soon. */
-  private expectReply(): void {
-    const poller = this.ctx.replyPoller;
-    if (poller !== null && this.replyToken === 0) this.replyToken = poller.expectFrom(this.endpoint!);
-  }
-
-  /** Ends the polling for this exchange's response, which came after `waitedMs` (undefined: will not come). */
-  private settleReply(waitedMs: number | undefined): void {
-    if (this.replyToken === 0) return;
-    this.ctx.replyPoller!.settle(this.replyToken, this.endpoint!, waitedMs);
-    this.replyToken = 0;
+    if (this.reqBodyDone) this.replyWait.begin(this.endpoint!);
   }
 
   /** Stops listening to the attempt's stream and resets it (unless it is over). */
@@ -544,7 +533,7 @@ export class H2Exchange implements ClusterWaiter {
     const status = Number(headers[':status']);
     this.status = status;
     this.headLatency = now - this.attemptStart;
-    this.settleReply(this.headLatency);
+    this.replyWait.end(this.headLatency);
     if (this.staleKeep) this.dropParts();
     if (this.retryOnStatus()) return;
     if (this.host.observer !== null)

@@ -102,3 +102,25 @@ export class ReplyPoller {
     if (token === this.run && --this.awaiting === 0) this.loop.stop();
   }
 }
+
+/** One exchange's wait for its upstream's reply, polled for or not; reused from attempt to attempt. */
+export class ReplyWait {
+  private token = 0;
+  private endpoint: PolledEndpoint | null = null;
+
+  constructor(private readonly poller: ReplyPoller | null) {}
+
+  /** The whole request is upstream at `endpoint`: polls for the reply if worth it (once per attempt). */
+  begin(endpoint: PolledEndpoint): void {
+    if (this.poller === null || this.token !== 0) return;
+    this.token = this.poller.expectFrom(endpoint);
+    this.endpoint = endpoint;
+  }
+
+  /** The reply began to arrive `waitedMs` after the attempt started (undefined: it will not). */
+  end(waitedMs?: number): void {
+    if (this.token === 0) return;
+    this.poller!.settle(this.token, this.endpoint!, waitedMs);
+    this.token = 0;
+  }
+}
