@@ -99,10 +99,10 @@ export function figures(samples: Sample[], target: TargetId): Figures {
       const direct = find('paced', 'direct', r);
       return mine && direct ? (mine.wrk[key] - direct.wrk[key]) / 1000 : Number.NaN;
     });
-  /** The median over rounds of the share `part` of the proxy's CPU per request at saturation. */
-  const saturationCpu = (part: (sample: Sample) => number) =>
+  /** The median over rounds of the share `part` of the proxy's CPU per request in `test`. */
+  const cpu = (test: TestName, part: (sample: Sample) => number) =>
     over((r) => {
-      const sample = find('saturation', target, r);
+      const sample = find(test, target, r);
       return sample === undefined ? Number.NaN : cpuPerRequest(sample, part(sample));
     });
   const mine = samples.filter((sample) => sample.target === target);
@@ -116,13 +116,10 @@ export function figures(samples: Sample[], target: TargetId): Figures {
     addedP90Ms: added('p90_us'),
     addedP99Ms: added('p99_us'),
     pacedRequestsPerSecond: over((r) => rate(find('paced', target, r))),
-    cpuUsPerRequest: saturationCpu(() => 1),
-    cpuUserUsPerRequest: saturationCpu((sample) => sample.proxyUserShare),
-    cpuKernelUsPerRequest: saturationCpu((sample) => 1 - sample.proxyUserShare),
-    pacedCpuUsPerRequest: over((r) => {
-      const sample = find('paced', target, r);
-      return sample === undefined ? Number.NaN : cpuPerRequest(sample, 1);
-    }),
+    cpuUsPerRequest: cpu('saturation', () => 1),
+    cpuUserUsPerRequest: cpu('saturation', (sample) => sample.proxyUserShare),
+    cpuKernelUsPerRequest: cpu('saturation', (sample) => 1 - sample.proxyUserShare),
+    pacedCpuUsPerRequest: cpu('paced', () => 1),
     rssMiB: over((r) => find('paced', target, r)?.rssMiB ?? Number.NaN),
     rssAnonMiB: over((r) => find('paced', target, r)?.rssAnonMiB ?? Number.NaN),
     rssFileMiB: over((r) => find('paced', target, r)?.rssFileMiB ?? Number.NaN),

@@ -1,7 +1,6 @@
 import { MeshError } from './errors.ts';
 
 const UNIT_MS: Record<string, number> = { us: 0.001, µs: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-const MICROSECOND_UNITS = new Set(['us', 'µs']);
 const DURATION = /^(\d+(?:\.\d+)?)(us|µs|ms|s|m|h)$/;
 
 /**
@@ -16,8 +15,10 @@ export function parseDuration(input: string | number): number {
   }
   const match = DURATION.exec(input.trim());
   if (!match) throw new MeshError('BAD_REQUEST', `invalid duration "${input}": expected e.g. 500ms, 10s, 5m`);
-  const ms = Number(match[1]) * UNIT_MS[match[2]!]!;
-  return MICROSECOND_UNITS.has(match[2]!) ? Math.round(ms * 1000) / 1000 : Math.round(ms);
+  const unitMs = UNIT_MS[match[2]!]!;
+  const ms = Number(match[1]) * unitMs;
+  // Rounded to whole units of the smallest kind given: microseconds, or milliseconds.
+  return unitMs < 1 ? Math.round(ms * 1000) / 1000 : Math.round(ms);
 }
 
 export function formatDuration(ms: number): string {
