@@ -6,8 +6,19 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
+import { relaunch, relaunchCommandLine } from './relaunch.js';
 
 const root = new URL('../', import.meta.url);
+
+// A proxy's Node starts again with the options it needs from its start (see relaunch.js); when that
+// works, nothing below runs in this image of the process.
+const commandLine = relaunchCommandLine(process);
+if (commandLine !== undefined) {
+  relaunch(root, commandLine, process.env, (error) =>
+    process.emitWarning(`trellis: could not restart Node with ${commandLine.join(' ')}: ${error.message}`),
+  );
+}
+
 const built = existsSync(new URL('dist/bundle/main.js', root));
 const sources = existsSync(new URL('src/cli/main.ts', root));
 

@@ -9,6 +9,11 @@
       "target_name": "busy_poll",
       "sources": ["busy-poll.c"],
       "cflags": ["-O2", "-Wall", "-Wextra"]
+    },
+    {
+      "target_name": "process_exec",
+      "sources": ["process-exec.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra"]
     }
   ]
 }

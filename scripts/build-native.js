@@ -1,9 +1,9 @@
 // npm install runs this (the package's install script): builds native/ (the proxies' malloc_trim, see
-// src/proxy/malloc-release.ts, and busy polling, see src/proxy/engine/reply-poller.ts) with npm's
-// own node-gyp against the running Node's headers. The modules are optional: where they cannot be
-// built (no C compiler, no headers), the install still succeeds, says so, and the proxies run
-// without giving malloc's free pages back and without busy polling (`npm rebuild` after installing
-// a compiler builds them). Their tests fail where they are missing, so CI never runs without them.
+// src/proxy/malloc-release.ts, busy polling, see src/proxy/engine/reply-poller.ts, and execve, see
+// bin/relaunch.js) with npm's own node-gyp against the running Node's headers. The modules are
+// optional: where they cannot be built (no C compiler, no headers), the install still succeeds, says
+// so, and the proxies run without giving malloc's free pages back, without busy polling and with
+// Node's four V8 background threads (`npm rebuild` after installing a compiler builds them). Their tests fail where they are missing, so CI never runs without them.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';

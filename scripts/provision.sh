@@ -31,4 +31,6 @@ done
 
 # npm install builds native/ only where it found a compiler; with one installed now, build it.
 cd "$(dirname "$0")/.."
-[ -f native/build/Release/malloc_trim.node ] && [ -f native/build/Release/busy_poll.node ] || node scripts/build-native.js
+for module in malloc_trim busy_poll process_exec; do
+  [ -f "native/build/Release/$module.node" ] || { node scripts/build-native.js; break; }
+done

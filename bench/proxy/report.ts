@@ -214,7 +214,7 @@ export function renderReport(
     out.push(
       'Trellis runs its build (plain JavaScript, `node bin/trellis.js gateway|proxy`), fed by a control plane ' +
         '(`trellis start`, on the load core); http-proxy and @fastify/http-proxy run under `node --import tsx`, ' +
-        "Node's floor (bench/proxy/node-floor.mjs) under plain node with Trellis's heap settings. " +
+        "Node's floor (bench/proxy/node-floor.mjs) under plain node with Trellis's heap settings and V8 thread pool. " +
         `RSS floor: an idle node:http server is ${num(idle.plainMiB, 1)} MiB under plain node, ` +
         `${num(idle.tsxMiB, 1)} MiB under tsx` +
         (trellis.length > 0 ? `; Trellis right after start: ${trellis.join(', ')}` : '') +

@@ -100,11 +100,12 @@ export async function startTarget(env: Environment, id: TargetId, upstream: Upst
     const errorLog = join(env.dir, 'proxy-nginx.err');
     started = startTracked(env, id, 'taskset', [...pin, 'nginx', '-p', env.dir, '-e', errorLog, '-c', conf]);
   } else if (id === 'node-floor') {
-    // With the heap settings Trellis's proxies use (bin/trellis.js), so that the memory between the
-    // two is Trellis's own.
+    // With the heap settings and the one V8 background thread Trellis's proxies use (bin/trellis.js,
+    // bin/relaunch.js), so that the memory between the two is Trellis's own.
     started = startTracked(env, id, 'taskset', [
       ...pin,
       process.execPath,
+      '--v8-pool-size=1',
       '--semi-space-growth-factor=1',
       '--no-flush-bytecode',
       '--incremental-marking-hard-trigger=5',

@@ -14,8 +14,11 @@ import { freePort, ROOT } from '../lib/processes.ts';
 
 /** Where npm install puts the native modules, inside the package. */
 const NATIVE_DIR = 'native/build/Release';
-/** The proxies' malloc_trim (src/proxy/malloc-release.ts) and busy polling (src/proxy/engine/reply-poller.ts). */
-const NATIVE_MODULES = ['malloc_trim.node', 'busy_poll.node'];
+/**
+ * The proxies' malloc_trim (src/proxy/malloc-release.ts), busy polling
+ * (src/proxy/engine/reply-poller.ts) and execve (bin/relaunch.js).
+ */
+const NATIVE_MODULES = ['malloc_trim.node', 'busy_poll.node', 'process_exec.node'];
 
 /** The staged package: run `node <dir>/bin/trellis.js`. */
 export interface StagedTrellis {
@@ -54,7 +57,7 @@ export async function stageTrellis(parent: string): Promise<StagedTrellis> {
   // node_modules first: the bundler resolves the packages it bundles (commander) from there.
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
   await bundleCli(join(dir, 'dist'));
-  copyFileSync(join(ROOT, 'bin/trellis.js'), join(dir, 'bin/trellis.js'));
+  for (const file of ['bin/trellis.js', 'bin/relaunch.js']) copyFileSync(join(ROOT, file), join(dir, file));
   copyFileSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
   mkdirSync(join(dir, NATIVE_DIR), { recursive: true });
   for (const name of NATIVE_MODULES) {

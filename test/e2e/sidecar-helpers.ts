@@ -233,6 +233,11 @@ export async function kill(running: Running): Promise<void> {
 }
 
 /** The pids of `parent`'s child processes (Linux: /proc). */
+/** A process's command line (program and arguments), from /proc. */
+export function commandLine(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
+}
+
 export function childPids(parent: number): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {

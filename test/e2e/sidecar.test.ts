@@ -15,6 +15,7 @@ import { freePort } from '../helpers/ports.ts';
 import {
   childPids,
   cleanEnv,
+  commandLine,
   eventually,
   kill,
   pidsConnectedTo,
@@ -164,6 +165,14 @@ describe('trellis proxy: the sidecar', { timeout: 90_000 }, () => {
     await eventually(async () => (await healthOf(`a-127.0.0.1-${ports.aIn}`)) === 'healthy');
   });
 
+  it('runs as the process it was started as, relaunched with one V8 background thread (bin/relaunch.js)', () => {
+    const argv = commandLine(sidecarA.pid);
+    expect(argv.slice(0, 3)).toEqual([process.execPath, '--v8-pool-size=1', TRELLIS_BIN]);
+    expect(argv.slice(3, 6)).toEqual(['proxy', '--service', 'a']);
+    // The new program kept the standard streams: its banner came through them.
+    expect(sidecarA.output()).toContain('trellis sidecar for a');
+  });
+
   it("routes A's calls to B in all three addressing forms, method, body and query intact", async () => {
     const forms: { form: string; method: string; path: string; headers: Record<string, string> }[] = [
       { form: 'HTTP proxy', method: 'POST', path: 'http://b/items?x=1', headers: { host: 'b' } },
@@ -285,6 +294,7 @@ describe('trellis proxy: the sidecar', { timeout: 90_000 }, () => {
     await sidecarW.waitFor('trellis sidecar for b');
     const workers = childPids(sidecarW.pid);
     expect(workers).toHaveLength(2);
+    for (const worker of workers) expect(commandLine(worker)).toContain('--v8-pool-size=1');
     expect(sidecarW.output()).toContain(`workers:  ${workers[0]}, ${workers[1]}`);
     await eventually(async () => (await healthOf(idB)) === 'healthy', 20_000);
 

@@ -7,13 +7,21 @@ const EVAL_OPTIONS = new Set(['-e', '--eval', '-p', '--print']);
 /**
  * A worker's heap is set up as bin/trellis.js sets up a proxy's (see there): 1 MB semi-spaces,
  * bytecode kept, full collections started early. On the command line V8 ignores a growth factor
- * below 2, so the semi-space cap is set instead.
+ * below 2, so the semi-space cap is set instead. One V8 background thread, as bin/relaunch.js
+ * starts a proxy's main process with.
  */
 export const WORKER_MEMORY_FLAGS: readonly string[] = [
   '--max-semi-space-size=1',
   '--no-flush-bytecode',
   '--incremental-marking-hard-trigger=5',
+  '--v8-pool-size=1',
 ];
+
+/** An option's name: `--v8-pool-size` for `--v8-pool-size=1`. */
+function optionName(option: string): string {
+  const equals = option.indexOf('=');
+  return equals === -1 ? option : option.slice(0, equals);
+}
 
 /**
  * The Node options a worker process starts with: the parent's, so flags such as
@@ -33,8 +41,10 @@ export function workerExecArgv(parent: readonly string[] = process.execArgv, fro
     if (/^(-e|--eval|-p|--print)=/.test(arg) || arg.startsWith('--input-type')) continue;
     execArgv.push(arg);
   }
-  // The same memory settings bin/trellis.js gives a proxy's main process (see there).
-  for (const flag of WORKER_MEMORY_FLAGS) if (!execArgv.includes(flag)) execArgv.push(flag);
+  // The same memory settings bin/trellis.js gives a proxy's main process (see there), unless the
+  // parent sets the option itself.
+  const given = new Set(execArgv.map(optionName));
+  for (const flag of WORKER_MEMORY_FLAGS) if (!given.has(optionName(flag))) execArgv.push(flag);
   if (fromSource && !execArgv.some((arg) => /(^|[/\\@=])tsx([/\\]|$)/.test(arg))) {
     const loader = createRequire(import.meta.url).resolve('tsx');
     execArgv.push('--import', pathToFileURL(loader).href);

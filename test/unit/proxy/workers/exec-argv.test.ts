@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { workerExecArgv } from '../../../../src/proxy/workers/index.ts';
 
 /** The memory settings bin/trellis.js gives a proxy, carried to its workers. */
-const MEMORY = ['--max-semi-space-size=1', '--no-flush-bytecode', '--incremental-marking-hard-trigger=5'];
+const MEMORY = [
+  '--max-semi-space-size=1',
+  '--no-flush-bytecode',
+  '--incremental-marking-hard-trigger=5',
+  '--v8-pool-size=1',
+];
 
 describe('workerExecArgv', () => {
   it("adds tsx's loader when the parent registered tsx through its API (bin/trellis.js)", () => {
@@ -23,6 +28,15 @@ describe('workerExecArgv', () => {
     expect(workerExecArgv(viaCli)).toEqual([...viaCli, ...MEMORY]);
     expect(workerExecArgv(['--import', 'tsx'])).toEqual(['--import', 'tsx', ...MEMORY]);
     expect(workerExecArgv(['--import=tsx'])).toEqual(['--import=tsx', ...MEMORY]);
+  });
+
+  it('leaves an option the parent sets to its value', () => {
+    expect(workerExecArgv(['--v8-pool-size=4', '--max-semi-space-size=16'], false)).toEqual([
+      '--v8-pool-size=4',
+      '--max-semi-space-size=16',
+      '--no-flush-bytecode',
+      '--incremental-marking-hard-trigger=5',
+    ]);
   });
 
   it('drops code given on the command line, which would run in the worker instead of its entry', () => {
