@@ -28,7 +28,8 @@ describe('bin/trellis.js', () => {
     for (const dir of ['bin', 'scripts', 'src/cli', 'src/core', 'dist/bundle']) {
       mkdirSync(join(root, dir), { recursive: true });
     }
-    copyFileSync(join(REPO, 'bin/trellis.js'), join(root, 'bin/trellis.js'));
+    for (const file of ['bin/trellis.js', 'bin/relaunch.js'])
+      copyFileSync(join(REPO, file), join(root, file));
     copyFileSync(join(REPO, 'scripts/source-stamp.js'), join(root, 'scripts/source-stamp.js'));
     writeFileSync(join(root, 'package.json'), '{"type":"module"}\n');
     symlinkSync(join(REPO, 'node_modules'), join(root, 'node_modules'), 'dir');
