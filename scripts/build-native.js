@@ -3,7 +3,8 @@
 // bin/relaunch.js) with npm's own node-gyp against the running Node's headers. The modules are
 // optional: where they cannot be built (no C compiler, no headers), the install still succeeds, says
 // so, and the proxies run without giving malloc's free pages back, without busy polling and with
-// Node's four V8 background threads (`npm rebuild` after installing a compiler builds them). Their tests fail where they are missing, so CI never runs without them.
+// Node's four V8 background threads (`npm rebuild` after installing a compiler builds them). Their
+// tests fail where they are missing, so CI never runs without them.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
