@@ -291,14 +291,16 @@ export function renderReport(
   return out.join('\n');
 }
 
+/** What a verdict calls each Trellis target. */
+const VERDICT_NAMES: Partial<Record<TargetId, string>> = {
+  trellis: 'Trellis gateway',
+  sidecar: 'Trellis sidecar',
+  'sidecar-nopoll': 'Trellis sidecar without busy polling',
+};
+
 /** One line: a Trellis target against each of the issue's targets. */
 export function renderVerdict(samples: Sample[], target: TargetId, unavailable: string | undefined): string {
-  const name =
-    target === 'trellis'
-      ? 'Trellis gateway'
-      : target === 'sidecar'
-        ? 'Trellis sidecar'
-        : 'Trellis sidecar without busy polling';
+  const name = VERDICT_NAMES[target] ?? LABELS[target];
   if (unavailable !== undefined) return `**Verdict: ${name} not available (${cell(unavailable)}).**`;
   if (!samples.some((sample) => sample.target === target)) return `**Verdict: ${name} not measured.**`;
   const f = figures(samples, target);

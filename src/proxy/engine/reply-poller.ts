@@ -9,10 +9,10 @@
  * while it polled, and the added latency at the client fell by ~60 µs (harness, paced wrk). So
  * while a request awaits a reply that is due soon, the loop polls for I/O without blocking instead
  * of sleeping: from the moment the whole request is upstream until the reply's first bytes, never
- * longer than the window, so the CPU it spends per request is at most the window. An endpoint is polled for while
- * most of the replies polled for came within the window; when they stop coming so soon (a slow
- * upstream, a busy machine), polling for it stops but for one request in 32, which finds out when
- * they do again. When no request awaits a reply, nothing polls. HAProxy's `busy-polling` does the
+ * longer than the window, so the CPU it spends per request is at most the window. An endpoint is
+ * polled for while most of the replies polled for came within the window; when they stop coming so
+ * soon (a slow upstream, a busy machine), polling for it stops but for one request in 32, which
+ * finds out when they do again. When no request awaits a reply, nothing polls. HAProxy's `busy-polling` does the
  * same without these bounds (its loop never sleeps).
  *
  * The polling itself is native/busy-poll.c (an unreferenced libuv idle handle; a setImmediate loop
