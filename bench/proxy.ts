@@ -13,7 +13,8 @@
  * Env: QUICK=1 (1 round of 2 s runs, about a minute), ROUNDS (3), DUR (5 s), WARM (5 s),
  * CONNS (32), RATE (1000), PACED_CONNS (16), CORE_LOAD (0), CORE_PROXY (1), BODY_BYTES (1024),
  * CONFIGS (e.g. "direct haproxy trellis"; direct and haproxy are always measured), SUSTAIN (0 s: when
- * set, each Trellis proxy first serves the paced rate that long while its RSS is logged), QUIET_WAIT
+ * set, each Trellis proxy first serves the paced rate that long while its RSS is logged, and its
+ * verdict checks the memory target in the last 30 s of it as well), QUIET_WAIT
  * (15 s: how long each run may wait for other processes to calm down) and QUIET_BUDGET (240 s: the
  * most all waiting and reruns of disturbed runs may add).
  * Progress goes to stderr, the report to stdout. Every process started is stopped by PID at the end.
@@ -148,9 +149,13 @@ async function main(): Promise<void> {
     const sample = await measure(0, 'paced', target, upstream, PACED_CONNS, delayMs);
     trellisFreshPacedMiB[target.id] = sample.rssMiB;
   }
+  const sustainedLastPeakMiB: Partial<Record<TargetId, number>> = {};
   if (SUSTAIN > 0) {
     for (const target of targets) {
-      if (TRELLIS_IDS.includes(target.id)) notes.push(await sustain(target, delayMs));
+      if (!TRELLIS_IDS.includes(target.id)) continue;
+      const { note, lastPeakMiB } = await sustain(target, delayMs);
+      notes.push(note);
+      sustainedLastPeakMiB[target.id] = lastPeakMiB;
     }
   }
 
@@ -214,6 +219,9 @@ async function main(): Promise<void> {
       samples,
       { ...idle, trellisMiB: trellisIdleMiB, trellisFreshPacedMiB },
       notes,
+      SUSTAIN > 0
+        ? { seconds: SUSTAIN, stepSeconds: SUSTAIN_STEP_S, lastPeakMiB: sustainedLastPeakMiB }
+        : undefined,
     ),
   );
 }
@@ -295,7 +303,7 @@ function sampleResident(pid: number, record: (now: Resident) => void): { stop():
  * A fresh proxy at the paced rate for SUSTAIN seconds: its highest RSS in each SUSTAIN_STEP_S span,
  * so what a long run at that load settles at shows (a short run can stop before it stops growing).
  */
-async function sustain(target: Target, delayMs: number): Promise<string> {
+async function sustain(target: Target, delayMs: number): Promise<{ note: string; lastPeakMiB: number }> {
   const pid = target.pid!;
   log(`paced ${target.id} for ${SUSTAIN}s`);
   const peaks: number[] = [];
@@ -323,7 +331,10 @@ async function sustain(target: Target, delayMs: number): Promise<string> {
     (mib, span) => `${Math.min((span + 1) * SUSTAIN_STEP_S, SUSTAIN)}s ${mib.toFixed(1)}`,
   );
   log(`  sustained ${target.id}: RSS ${series.join(', ')} MiB`);
-  return `${target.id} at the paced rate for ${SUSTAIN}s from its start, highest RSS per ${SUSTAIN_STEP_S}s: ${series.join(', ')} MiB.`;
+  return {
+    note: `${target.id} at the paced rate for ${SUSTAIN}s from its start, highest RSS per ${SUSTAIN_STEP_S}s: ${series.join(', ')} MiB.`,
+    lastPeakMiB: peaks[lastSpan] ?? Number.NaN,
+  };
 }
 
 async function measure(

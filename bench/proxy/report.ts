@@ -148,6 +148,16 @@ export interface IdleRss {
   trellisFreshPacedMiB: Partial<Record<TargetId, number>>;
 }
 
+/**
+ * A Trellis target served the paced rate for `seconds` from its start (bench:proxy `SUSTAIN`):
+ * its highest RSS in the last `stepSeconds`, where a proxy's memory has settled or still grows.
+ */
+export interface SustainedRss {
+  seconds: number;
+  stepSeconds: number;
+  lastPeakMiB: Partial<Record<TargetId, number>>;
+}
+
 export function renderReport(
   info: RunInfo,
   order: TargetId[],
@@ -155,6 +165,7 @@ export function renderReport(
   samples: Sample[],
   idle?: IdleRss,
   notes: readonly string[] = [],
+  sustained?: SustainedRss,
 ): string {
   const out: string[] = [];
   out.push(`## Proxy benchmark — ${info.date}`, '');
@@ -286,7 +297,7 @@ export function renderReport(
   for (const id of TRELLIS_IDS) {
     if (!order.includes(id)) continue;
     out.push('');
-    out.push(renderVerdict(samples, id, unavailable[id]));
+    out.push(renderVerdict(samples, id, unavailable[id], sustainedOf(sustained, id)));
   }
   return out.join('\n');
 }
@@ -298,14 +309,36 @@ const VERDICT_NAMES: Partial<Record<TargetId, string>> = {
   'sidecar-nopoll': 'Trellis sidecar without busy polling',
 };
 
-/** One line: a Trellis target against each of the issue's targets. */
-export function renderVerdict(samples: Sample[], target: TargetId, unavailable: string | undefined): string {
+/** One target's part of a SustainedRss. */
+export interface SustainedPeak {
+  seconds: number;
+  stepSeconds: number;
+  lastPeakMiB: number;
+}
+
+function sustainedOf(sustained: SustainedRss | undefined, id: TargetId): SustainedPeak | undefined {
+  const lastPeakMiB = sustained?.lastPeakMiB[id];
+  return sustained === undefined || lastPeakMiB === undefined
+    ? undefined
+    : { seconds: sustained.seconds, stepSeconds: sustained.stepSeconds, lastPeakMiB };
+}
+
+/**
+ * One line: a Trellis target against each of the issue's targets. With a sustained run, the memory
+ * target is checked at its end as well: a proxy must stay under it, not only pass through.
+ */
+export function renderVerdict(
+  samples: Sample[],
+  target: TargetId,
+  unavailable: string | undefined,
+  sustained?: SustainedPeak,
+): string {
   const name = VERDICT_NAMES[target] ?? LABELS[target];
   if (unavailable !== undefined) return `**Verdict: ${name} not available (${cell(unavailable)}).**`;
   if (!samples.some((sample) => sample.target === target)) return `**Verdict: ${name} not measured.**`;
   const f = figures(samples, target);
   const rssMB = toMB(f.rssMiB);
-  const checks = [
+  const checks: [string, boolean][] = [
     [
       `${num(f.toHaproxy, 2)}× HAProxy req/s (≥ ${TARGETS.haproxyRatio.toFixed(2)})`,
       f.toHaproxy >= TARGETS.haproxyRatio,
@@ -322,7 +355,15 @@ export function renderVerdict(samples: Sample[], target: TargetId, unavailable: 
         `(< ${TARGETS.rssMB} MB)`,
       rssMB < TARGETS.rssMB,
     ],
-  ] as const;
+  ];
+  if (sustained !== undefined) {
+    const sustainedMB = toMB(sustained.lastPeakMiB);
+    checks.push([
+      `RSS in the last ${sustained.stepSeconds} s of ${sustained.seconds} s at ~1,000 req/s from start ${num(sustainedMB, 1)} MB = ` +
+        `${num(sustained.lastPeakMiB, 1)} MiB (< ${TARGETS.rssMB} MB)`,
+      sustainedMB < TARGETS.rssMB,
+    ]);
+  }
   const missed = checks.filter(([, pass]) => !pass).length;
   const parts = checks.map(([text, pass]) => `${text} ${pass ? 'PASS' : 'MISS'}`);
   const summary = missed === 0 ? 'meets every target' : `misses ${missed} of ${checks.length} targets`;
