@@ -149,7 +149,7 @@ export interface IdleRss {
 }
 
 /**
- * A Trellis target served the paced rate for `seconds` from its start (bench:proxy `SUSTAIN`):
+ * Each Trellis target served the paced rate for `seconds` from its start (bench:proxy `SUSTAIN`):
  * its highest RSS in the last `stepSeconds`, where a proxy's memory has settled or still grows.
  */
 export interface SustainedRss {
@@ -297,7 +297,7 @@ export function renderReport(
   for (const id of TRELLIS_IDS) {
     if (!order.includes(id)) continue;
     out.push('');
-    out.push(renderVerdict(samples, id, unavailable[id], sustainedOf(sustained, id)));
+    out.push(renderVerdict(samples, id, unavailable[id], sustained));
   }
   return out.join('\n');
 }
@@ -309,20 +309,6 @@ const VERDICT_NAMES: Partial<Record<TargetId, string>> = {
   'sidecar-nopoll': 'Trellis sidecar without busy polling',
 };
 
-/** One target's part of a SustainedRss. */
-export interface SustainedPeak {
-  seconds: number;
-  stepSeconds: number;
-  lastPeakMiB: number;
-}
-
-function sustainedOf(sustained: SustainedRss | undefined, id: TargetId): SustainedPeak | undefined {
-  const lastPeakMiB = sustained?.lastPeakMiB[id];
-  return sustained === undefined || lastPeakMiB === undefined
-    ? undefined
-    : { seconds: sustained.seconds, stepSeconds: sustained.stepSeconds, lastPeakMiB };
-}
-
 /**
  * One line: a Trellis target against each of the issue's targets. With a sustained run, the memory
  * target is checked at its end as well: a proxy must stay under it, not only pass through.
@@ -331,7 +317,7 @@ export function renderVerdict(
   samples: Sample[],
   target: TargetId,
   unavailable: string | undefined,
-  sustained?: SustainedPeak,
+  sustained?: SustainedRss,
 ): string {
   const name = VERDICT_NAMES[target] ?? LABELS[target];
   if (unavailable !== undefined) return `**Verdict: ${name} not available (${cell(unavailable)}).**`;
@@ -356,11 +342,12 @@ export function renderVerdict(
       rssMB < TARGETS.rssMB,
     ],
   ];
-  if (sustained !== undefined) {
-    const sustainedMB = toMB(sustained.lastPeakMiB);
+  const lastPeakMiB = sustained?.lastPeakMiB[target];
+  if (sustained !== undefined && lastPeakMiB !== undefined) {
+    const sustainedMB = toMB(lastPeakMiB);
     checks.push([
       `RSS in the last ${sustained.stepSeconds} s of ${sustained.seconds} s at ~1,000 req/s from start ${num(sustainedMB, 1)} MB = ` +
-        `${num(sustained.lastPeakMiB, 1)} MiB (< ${TARGETS.rssMB} MB)`,
+        `${num(lastPeakMiB, 1)} MiB (< ${TARGETS.rssMB} MB)`,
       sustainedMB < TARGETS.rssMB,
     ]);
   }

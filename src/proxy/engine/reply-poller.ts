@@ -12,8 +12,8 @@
  * longer than the window, so the CPU it spends per request is at most the window. An endpoint is
  * polled for while most of the replies polled for came within the window; when they stop coming so
  * soon (a slow upstream, a busy machine), polling for it stops but for one request in 32, which
- * finds out when they do again. When no request awaits a reply, nothing polls. HAProxy's `busy-polling` does the
- * same without these bounds (its loop never sleeps).
+ * finds out when they do again. When no request awaits a reply, nothing polls. HAProxy's
+ * `busy-polling` does the same without these bounds (its loop never sleeps).
  *
  * The polling itself is native/busy-poll.c (an unreferenced libuv idle handle; a setImmediate loop
  * would allocate an object per iteration). Where it was not built, there is no busy polling.

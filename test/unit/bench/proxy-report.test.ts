@@ -68,13 +68,16 @@ describe('bench:proxy verdict', () => {
   });
 
   it('with a sustained run, also checks the memory at its end', () => {
-    const sustained = { seconds: 180, stepSeconds: 30, lastPeakMiB: 58.0 };
+    const sustained = { seconds: 180, stepSeconds: 30, lastPeakMiB: { sidecar: 58.0 } };
     const over = renderVerdict(round(55), 'sidecar', undefined, sustained);
     expect(over).toContain('misses 1 of 6 targets');
     expect(over).toContain(
       'RSS in the last 30 s of 180 s at ~1,000 req/s from start 60.8 MB = 58.0 MiB (< 60 MB) MISS',
     );
-    const under = renderVerdict(round(55), 'sidecar', undefined, { ...sustained, lastPeakMiB: 57.0 });
+    const under = renderVerdict(round(55), 'sidecar', undefined, {
+      ...sustained,
+      lastPeakMiB: { sidecar: 57.0 },
+    });
     expect(under).toContain('meets every target');
     expect(under).toContain('= 57.0 MiB (< 60 MB) PASS');
   });
