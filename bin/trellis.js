@@ -6,15 +6,15 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
-import { relaunch, relaunchCommandLine } from './relaunch.js';
+import { relaunch, relaunchCommandLine, relaunchEnvironment } from './relaunch.js';
 
 const root = new URL('../', import.meta.url);
 
-// A proxy's Node starts again with the options it needs from its start (see relaunch.js); when that
-// works, nothing below runs in this image of the process.
+// A proxy's Node starts again with the options and environment it needs from its start (see
+// relaunch.js); when that works, nothing below runs in this image of the process.
 const commandLine = relaunchCommandLine(process);
 if (commandLine !== undefined) {
-  relaunch(root, commandLine, process.env, (error) =>
+  relaunch(root, commandLine, relaunchEnvironment(process), (error) =>
     process.emitWarning(`trellis: could not restart Node with ${commandLine.join(' ')}: ${error.message}`),
   );
 }

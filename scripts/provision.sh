@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests run for real (etcd, redis, promtool, chromium) and what
+# Installs the Debian packages the tests run for real (etcd, redis, promtool, chromium, openssl) and what
 # npm install builds native/ with (a C compiler, make, python3 for node-gyp). Fails loudly if it cannot.
 set -euo pipefail
 
@@ -13,6 +13,8 @@ command -v cc >/dev/null 2>&1 || need+=(gcc)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+# Tests make their own certificate authorities with it (test/helpers/test-ca.ts).
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
@@ -25,7 +27,7 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-for bin in etcd redis-server promtool chromium cc g++ make python3; do
+for bin in etcd redis-server promtool chromium cc g++ make python3 openssl; do
   command -v "$bin" >/dev/null 2>&1 || { echo "provision: $bin is still missing" >&2; exit 1; }
 done
 

@@ -115,6 +115,8 @@ export interface StartOptions {
   quiet?: boolean;
   /** Append stdout and stderr to this file instead (stderr is inherited otherwise). */
   logFile?: string;
+  /** The environment (default: this process's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Starts a process and returns a handle that stops it by PID (SIGTERM, then SIGKILL). */
@@ -122,6 +124,7 @@ export function startProcess(command: string, args: string[], options: StartOpti
   const logFd = options.logFile === undefined ? undefined : openSync(options.logFile, 'a');
   const child = spawn(command, args, {
     cwd: options.cwd ?? ROOT,
+    env: options.env ?? process.env,
     stdio:
       logFd === undefined
         ? ['ignore', options.quiet === false ? 'inherit' : 'ignore', 'inherit']

@@ -100,21 +100,29 @@ export async function startTarget(env: Environment, id: TargetId, upstream: Upst
     const errorLog = join(env.dir, 'proxy-nginx.err');
     started = startTracked(env, id, 'taskset', [...pin, 'nginx', '-p', env.dir, '-e', errorLog, '-c', conf]);
   } else if (id === 'node-floor') {
-    // With the heap settings and the one V8 background thread Trellis's proxies use (bin/trellis.js,
-    // bin/relaunch.js), so that the memory between the two is Trellis's own.
-    started = startTracked(env, id, 'taskset', [
-      ...pin,
-      process.execPath,
-      '--v8-pool-size=1',
-      '--semi-space-growth-factor=1',
-      '--no-flush-bytecode',
-      '--incremental-marking-hard-trigger=5',
-      'bench/proxy/node-floor.mjs',
-      '--port',
-      String(port),
-      '--upstream',
-      `127.0.0.1:${upstream.port}`,
-    ]);
+    // With the heap settings, the one V8 background thread and the environment Trellis's proxies
+    // start with (bin/trellis.js, bin/relaunch.js: no NODE_EXTRA_CA_CERTS for Node to parse at
+    // start), so that the memory between the two is Trellis's own.
+    const { NODE_EXTRA_CA_CERTS: _deferred, ...floorEnv } = process.env;
+    started = startTracked(
+      env,
+      id,
+      'taskset',
+      [
+        ...pin,
+        process.execPath,
+        '--v8-pool-size=1',
+        '--semi-space-growth-factor=1',
+        '--no-flush-bytecode',
+        '--incremental-marking-hard-trigger=5',
+        'bench/proxy/node-floor.mjs',
+        '--port',
+        String(port),
+        '--upstream',
+        `127.0.0.1:${upstream.port}`,
+      ],
+      floorEnv,
+    );
   } else if (TRELLIS_IDS.includes(id)) {
     const trellis = env.trellis;
     if (trellis === undefined) throw new Error('no Trellis control plane');
@@ -247,8 +255,14 @@ function logPath(env: Environment, name: string): string {
   return join(env.dir, `${name}.log`);
 }
 
-function startTracked(env: Environment, name: string, command: string, args: string[]): Started {
-  const started = startProcess(command, args, { cwd: ROOT, logFile: logPath(env, name) });
+function startTracked(
+  env: Environment,
+  name: string,
+  command: string,
+  args: string[],
+  processEnv?: NodeJS.ProcessEnv,
+): Started {
+  const started = startProcess(command, args, { cwd: ROOT, logFile: logPath(env, name), env: processEnv });
   env.track(started);
   return started;
 }

@@ -7,6 +7,7 @@
  */
 import type * as http from 'node:http';
 import type { Readable } from 'node:stream';
+import { defaultSecureContext } from '../core/index.ts';
 import {
   abortedError,
   closedError,
@@ -227,6 +228,6 @@ function loadStack(secure: boolean, agentOptions: http.AgentOptions): Promise<St
   // process on a plain-http control plane would carry for nothing.
   return import('node:https').then((https) => ({
     send: https.request as Send,
-    agent: new https.Agent(agentOptions),
+    agent: new https.Agent({ ...agentOptions, secureContext: defaultSecureContext() }),
   }));
 }

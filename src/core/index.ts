@@ -3,6 +3,7 @@ export * from './clock.ts';
 export * from './duration.ts';
 export * from './endpoints/index.ts';
 export * from './errors.ts';
+export * from './extra-ca-certs.ts';
 export * from './hop-by-hop.ts';
 export * from './lazy-builtins.ts';
 export * from './logger.ts';

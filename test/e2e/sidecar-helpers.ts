@@ -171,10 +171,11 @@ export interface Running {
   waitFor(text: string | RegExp, timeoutMs?: number): Promise<void>;
 }
 
-export function spawnTrellis(args: string[], cwd: string): Running {
+/** `env`: variables set for this process beside the test's own (cleanEnv). */
+export function spawnTrellis(args: string[], cwd: string, env: Record<string, string> = {}): Running {
   const child = spawn(process.execPath, [TRELLIS_BIN, ...args], {
     cwd,
-    env: cleanEnv(),
+    env: cleanEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

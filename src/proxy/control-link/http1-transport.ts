@@ -25,7 +25,7 @@ import {
   timeoutError,
   underDeadline,
 } from '../../client/index.ts';
-import { loadTls } from '../../core/index.ts';
+import { defaultSecureContext, loadTls } from '../../core/index.ts';
 import { allIn, FIELD_CHAR, TCHAR } from '../http1/chars.ts';
 import {
   type BodyDecoder,
@@ -242,6 +242,7 @@ export function createHttp1Transport(baseUrl: string, options: TransportOptions 
           host: origin.host,
           port: origin.port,
           servername: isIP(origin.host) === 0 ? origin.host : undefined,
+          secureContext: defaultSecureContext(),
         })
       : netConnect({ host: origin.host, port: origin.port });
     const connection = new Connection(socket, (gone) => {

@@ -5,7 +5,7 @@
  * other statuses are not (the OTLP spec's rules, with every 5xx treated as transient).
  */
 import type { IncomingMessage } from 'node:http';
-import { loadHttp, loadHttps, loadZlib } from '../../core/index.ts';
+import { defaultSecureContext, loadHttp, loadHttps, loadZlib } from '../../core/index.ts';
 import {
   BatchExporter,
   type BatchExporterOptions,
@@ -109,7 +109,11 @@ export function createOtlpHttpTransport(options: OtlpHttpOptions): OtlpHttpTrans
 /** Export requests over a keep-alive node:http(s) agent of two sockets. */
 function nodePoster(secure: boolean): OtlpPoster {
   const stack = secure ? loadHttps() : loadHttp();
-  const agent = new stack.Agent({ keepAlive: true, maxSockets: 2 });
+  const agent = new stack.Agent({
+    keepAlive: true,
+    maxSockets: 2,
+    ...(secure ? { secureContext: defaultSecureContext() } : {}),
+  });
   return {
     close: () => agent.destroy(),
     post(url, { headers, body, timeoutMs }) {

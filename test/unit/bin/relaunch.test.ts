@@ -1,6 +1,12 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { PROXY_NODE_OPTIONS, relaunchCommandLine } from '../../../bin/relaunch.js';
+import {
+  DEFERRED_EXTRA_CA_CERTS,
+  PROXY_NODE_OPTIONS,
+  relaunchCommandLine,
+  relaunchEnvironment,
+} from '../../../bin/relaunch.js';
+import { DEFERRED_EXTRA_CA_CERTS as READ_FROM } from '../../../src/core/index.ts';
 import { REPO_ROOT } from '../../helpers/processes.ts';
 
 const NODE = '/usr/bin/node';
@@ -64,6 +70,50 @@ describe('relaunchCommandLine', () => {
       relaunchCommandLine(proxyProcess({ env: { NODE_OPTIONS: '--trace-warnings --v8-pool-size=2' } })),
     ).toBeUndefined();
     expect(relaunchCommandLine(proxyProcess({ channel: {} }))).toBeUndefined();
+  });
+});
+
+describe('relaunchEnvironment: NODE_EXTRA_CA_CERTS deferred', () => {
+  const CA_FILE = '/etc/mesh/ca.pem';
+
+  it('starts Node without the variable, its file named where src/core/extra-ca-certs.ts reads it', () => {
+    expect(DEFERRED_EXTRA_CA_CERTS).toBe(READ_FROM);
+    const env = { PATH: '/usr/bin', NODE_EXTRA_CA_CERTS: CA_FILE };
+    expect(relaunchEnvironment({ execArgv: [], env })).toEqual({
+      PATH: '/usr/bin',
+      [DEFERRED_EXTRA_CA_CERTS]: CA_FILE,
+    });
+    expect(env).toEqual({ PATH: '/usr/bin', NODE_EXTRA_CA_CERTS: CA_FILE });
+  });
+
+  it('is a reason to relaunch even when every option is there already', () => {
+    const given = proxyProcess({ execArgv: ['--v8-pool-size=1'], env: { NODE_EXTRA_CA_CERTS: CA_FILE } });
+    expect(relaunchCommandLine(given)).toEqual([
+      NODE,
+      '--v8-pool-size=1',
+      BIN,
+      'proxy',
+      '--service',
+      'orders',
+    ]);
+    // The relaunched process has nothing left to defer: no loop.
+    expect(relaunchCommandLine({ ...given, env: relaunchEnvironment(given) })).toBeUndefined();
+  });
+
+  it("keeps the variable where the default trust is OpenSSL's store, and when there is none", () => {
+    for (const given of [
+      { execArgv: ['--use-openssl-ca'], env: { NODE_EXTRA_CA_CERTS: CA_FILE } },
+      { execArgv: [], env: { NODE_OPTIONS: '--use-openssl-ca', NODE_EXTRA_CA_CERTS: CA_FILE } },
+      { execArgv: [], env: { NODE_EXTRA_CA_CERTS: '' } },
+      { execArgv: [], env: {} },
+    ]) {
+      expect(relaunchEnvironment(given)).toBe(given.env);
+      expect(
+        relaunchCommandLine(
+          proxyProcess({ execArgv: ['--v8-pool-size=1', ...given.execArgv], env: given.env }),
+        ),
+      ).toBeUndefined();
+    }
   });
 });
 
