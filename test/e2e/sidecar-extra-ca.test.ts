@@ -14,6 +14,7 @@ import { createServer as createTlsServer, type Server } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ControlClient, createControlClient } from '../../src/client/index.ts';
 import { freePort } from '../helpers/ports.ts';
+import { startTrellis, stopChild, type TrellisStart } from '../helpers/processes.ts';
 import { makeTestCa, type TestCa } from '../helpers/test-ca.ts';
 import {
   eventually,
@@ -38,7 +39,7 @@ describe('trellis proxy: NODE_EXTRA_CA_CERTS for an https:// control plane', { t
   let mesh: TestCa;
   let other: TestCa;
   let controlPort: number;
-  let control: Running;
+  let control: TrellisStart;
   let client: ControlClient;
   let terminator: Server;
   let httpsUrl: string;
@@ -70,23 +71,20 @@ describe('trellis proxy: NODE_EXTRA_CA_CERTS for an https:// control plane', { t
     cwd = await mkdtemp(join(tmpdir(), 'trellis-extra-ca-'));
     mesh = makeTestCa(cwd, 'mesh');
     other = makeTestCa(cwd, 'other');
-    controlPort = await freePort();
-    control = spawnTrellis(
+    control = await startTrellis(
       [
-        'start',
         '--port',
-        String(controlPort),
+        String(await freePort()),
         '--data-dir',
         join(cwd, 'data'),
         '--no-gateway',
         '--log-level',
         'warn',
       ],
-      cwd,
+      { cwd },
     );
-    running.push(control);
-    await control.waitFor(`listening on http://127.0.0.1:${controlPort}`);
-    client = createControlClient({ url: `http://127.0.0.1:${controlPort}` });
+    controlPort = Number(new URL(control.controlUrl).port);
+    client = createControlClient({ url: control.controlUrl });
     // TLS in front of the control plane, as a reverse proxy would terminate it, with the mesh CA's certificate.
     terminator = createTlsServer({ key: mesh.key, cert: mesh.cert }, (socket) => {
       const upstream = netConnect(controlPort, '127.0.0.1');
@@ -101,6 +99,7 @@ describe('trellis proxy: NODE_EXTRA_CA_CERTS for an https:// control plane', { t
 
   afterAll(async () => {
     await Promise.all(running.map((child) => kill(child)));
+    if (control) await stopChild(control);
     await app?.stop();
     await client?.close();
     await new Promise((resolve) => terminator?.close(resolve));
