@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { relaunchEnvironment } from '../../bin/relaunch.js';
 import { freePort, ROOT, rssMiB, type Started, startProcess } from '../lib/processes.ts';
 import { gatewayArgs, sidecarArgs } from './trellis.ts';
 
@@ -103,7 +104,7 @@ export async function startTarget(env: Environment, id: TargetId, upstream: Upst
     // With the heap settings, the one V8 background thread and the environment Trellis's proxies
     // start with (bin/trellis.js, bin/relaunch.js: no NODE_EXTRA_CA_CERTS for Node to parse at
     // start), so that the memory between the two is Trellis's own.
-    const { NODE_EXTRA_CA_CERTS: _deferred, ...floorEnv } = process.env;
+    const floorEnv = relaunchEnvironment({ execArgv: [], env: process.env });
     started = startTracked(
       env,
       id,

@@ -16,6 +16,9 @@ export interface TestCa {
   key: string;
 }
 
+/** `openssl req` arguments for a new unencrypted P-256 key. */
+const NEW_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+
 function openssl(dir: string, args: string[]): void {
   execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
 }
@@ -26,11 +29,7 @@ export function makeTestCa(dir: string, name: string): TestCa {
   openssl(dir, [
     'req',
     '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
+    ...NEW_KEY,
     '-days',
     '2',
     '-subj',
@@ -42,11 +41,7 @@ export function makeTestCa(dir: string, name: string): TestCa {
   ]);
   openssl(dir, [
     'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
+    ...NEW_KEY,
     '-subj',
     '/CN=localhost',
     '-keyout',
