@@ -234,7 +234,11 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
 
   /** Whether input kept by the exchange (a stash, body parts, an h2 exchange's) may view the read buffer. */
   private holdsReadBuffer(): boolean {
-    return this.stash !== null || this.parts.length !== 0 || this.h2 !== null;
+    return this.stash !== null || this.parts.length !== 0 || this.h2?.holdsClientBytes() === true;
+  }
+
+  keepClientReadBuffer(): void {
+    this.reads?.keep();
   }
 
   /** Client bytes were written to `socket`: what it could not send at once still points into them. */

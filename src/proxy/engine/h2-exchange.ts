@@ -46,6 +46,8 @@ export interface H2ExchangeHost {
    * `code` for metrics; `close`: the client connection must close after what was written.
    */
   h2Done(close: boolean, status: number, code: string | null): void;
+  /** Bytes of the client's last read are still referenced: its read buffer must not be read into again. */
+  keepClientReadBuffer(): void;
   /** Tracing and the access log of the connection's exchanges (null: both off). */
   readonly observer: ExchangeObserver | null;
 }
@@ -379,6 +381,14 @@ export class H2Exchange implements ClusterWaiter {
     this.partsBytes = 0;
   }
 
+  /**
+   * Whether bytes of the client's reads may still be referenced: body parts kept (for a retry, or not
+   * yet sent), or written to the stream and not yet out (HTTP/2 sends them from the caller's memory).
+   */
+  holdsClientBytes(): boolean {
+    return this.parts.length !== 0 || (this.stream !== null && this.stream.writableLength !== 0);
+  }
+
   private canReplay(): boolean {
     return !this.bodyWritten;
   }
@@ -488,6 +498,8 @@ export class H2Exchange implements ClusterWaiter {
     stream.off('drain', this.onStreamDrain);
     stream.off('close', this.onStreamClose);
     stream.off('wantTrailers', this.onWantTrailers);
+    // Body bytes it has not sent yet may still go out after the reset: their buffer stays theirs.
+    if (stream.writableLength !== 0) this.host.keepClientReadBuffer();
     if (code !== 0 && !stream.closed && !stream.destroyed) stream.close(code);
     this.streamNeedsDrain = false;
   }
