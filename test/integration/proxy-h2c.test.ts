@@ -1,18 +1,11 @@
 import { createHash } from 'node:crypto';
-import {
-  constants,
-  createServer as createH2Server,
-  type Http2Server,
-  type Http2ServerRequest,
-  type Http2ServerResponse,
-  type ServerHttp2Session,
-  type Settings,
-} from 'node:http2';
+import { constants, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Route, ServicePolicy } from '../../src/core/index.ts';
 import type { ProxyListener, StaticSource, TrellisProxy } from '../../src/proxy/index.ts';
 import { startDualUpstream } from '../helpers/dual-upstream.ts';
+import { type H2Upstream, startH2Upstream } from '../helpers/h2-upstream.ts';
 import { freePort } from '../helpers/ports.ts';
 import {
   closeAll,
@@ -33,72 +26,6 @@ import {
   startUpstream,
   type Upstream,
 } from './proxy-helpers.ts';
-
-interface H2Upstream {
-  port: number;
-  /** Sessions (connections) accepted so far, and open now. */
-  readonly sessions: number;
-  readonly openSessions: number;
-  /** Streams (requests) accepted so far. */
-  readonly streams: number;
-  /** Most streams seen open at once on one session. */
-  readonly maxConcurrent: number;
-  /** Sends GOAWAY on every session and closes it once its streams are done. */
-  goaway(): void;
-  close(): Promise<void>;
-}
-
-/** A real node:http2 h2c server counting its sessions and streams. */
-async function startH2Upstream(
-  handler: (req: Http2ServerRequest, res: Http2ServerResponse) => void,
-  options: { settings?: Settings } = {},
-): Promise<H2Upstream> {
-  const open = new Map<ServerHttp2Session, number>();
-  const state = { sessions: 0, streams: 0, maxConcurrent: 0 };
-  const server: Http2Server = createH2Server({ settings: options.settings }, handler);
-  server.on('session', (session) => {
-    state.sessions++;
-    open.set(session, 0);
-    session.on('error', () => {});
-    session.on('close', () => open.delete(session));
-  });
-  // Before the request handler, which may destroy the session.
-  server.prependListener('stream', (stream) => {
-    state.streams++;
-    stream.on('error', () => {});
-    const session = stream.session as ServerHttp2Session;
-    const now = (open.get(session) ?? 0) + 1;
-    open.set(session, now);
-    state.maxConcurrent = Math.max(state.maxConcurrent, now);
-    stream.on('close', () => {
-      if (open.has(session)) open.set(session, open.get(session)! - 1);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  return {
-    port: (server.address() as { port: number }).port,
-    get sessions() {
-      return state.sessions;
-    },
-    get openSessions() {
-      return open.size;
-    },
-    get streams() {
-      return state.streams;
-    },
-    get maxConcurrent() {
-      return state.maxConcurrent;
-    },
-    goaway() {
-      for (const session of open.keys()) session.close();
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const session of open.keys()) session.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 /**
  * Answers with JSON describing the request as the upstream saw it; a few paths do other things:
@@ -701,7 +628,7 @@ describe('proxy to h2c upstreams', () => {
     const down = await request(gateway.port, 'GET', '/leaving/3');
     expect(down.status).toBe(502);
     expect(down.headers['x-trellis-error']).toBe('UPSTREAM_CONNECT_FAILED');
-    leaving = await startH2UpstreamOn(leaving.port);
+    leaving = await startH2Upstream(h2echo('leaving'), { port: leaving.port });
     expect((await request(gateway.port, 'GET', '/leaving/4')).status).toBe(200);
   });
 
@@ -790,36 +717,3 @@ describe('proxy to h2c upstreams', () => {
     expect(JSON.parse(response.body).body).toBe('body');
   });
 });
-
-/** A fresh h2 echo server on a given port (the one that went away comes back). */
-async function startH2UpstreamOn(port: number): Promise<H2Upstream> {
-  const server = createH2Server(h2echo('leaving'));
-  const sessions = new Set<ServerHttp2Session>();
-  let count = 0;
-  server.on('session', (session) => {
-    count++;
-    sessions.add(session);
-    session.on('error', () => {});
-    session.on('close', () => sessions.delete(session));
-  });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
-  return {
-    port,
-    get sessions() {
-      return count;
-    },
-    get openSessions() {
-      return sessions.size;
-    },
-    streams: 0,
-    maxConcurrent: 0,
-    goaway() {
-      for (const session of sessions) session.close();
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const session of sessions) session.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}

@@ -1,7 +1,14 @@
 /** Shared pieces of the proxy tests: upstream servers, instances, policies and raw HTTP clients. */
 import { createHash } from 'node:crypto';
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  type Agent,
+  createServer as createHttpServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import { connect, createServer as createNetServer, type Server, type Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import type { Instance, ServicePolicy } from '../../src/core/index.ts';
 import { defaultServicePolicy } from '../../src/proxy/index.ts';
 
@@ -339,4 +346,85 @@ export function bytesFor(seed: number, size: number): Buffer {
 /** The SHA-256 of `data` in hex. */
 export function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
+}
+
+/** The JSON answer of an upstream `hashBody` serves: node:http's response and node:http2's compatibility one. */
+interface JsonResponse {
+  setHeader(name: string, value: string): unknown;
+  end(body: string): unknown;
+}
+
+/**
+ * An upstream handler (node:http or node:http2) that hashes the request body as it arrives and
+ * answers `{ sha, length }`; a slow one waits 200 ms before it reads and 1 ms after every chunk, so
+ * what the proxy sends it queues up.
+ */
+export function hashBody(slow: boolean): (req: Readable, res: JsonResponse) => void {
+  return (req, res) => {
+    const hash = createHash('sha256');
+    let length = 0;
+    if (slow) {
+      req.pause();
+      setTimeout(() => req.resume(), 200);
+    }
+    req.on('data', (chunk: Buffer) => {
+      hash.update(chunk);
+      length += chunk.length;
+      if (slow) {
+        req.pause();
+        setTimeout(() => req.resume(), 1);
+      }
+    });
+    req.on('end', () => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ sha: hash.digest('hex'), length }));
+    });
+  };
+}
+
+/** POSTs `body` in irregular pieces, a few per turn of the event loop; resolves with the JSON answer. */
+export function upload(
+  port: number,
+  agent: Agent,
+  path: string,
+  body: Buffer,
+  chunked: boolean,
+): Promise<{ status: number; answer: { sha: string; length: number } }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'POST',
+        agent,
+        headers: chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': body.length },
+      },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => parts.push(chunk));
+        res.on('end', () => {
+          try {
+            resolve({ status: res.statusCode ?? 0, answer: JSON.parse(Buffer.concat(parts).toString()) });
+          } catch (error) {
+            reject(error);
+          }
+        });
+      },
+    );
+    req.on('error', reject);
+    let offset = 0;
+    let step = 1;
+    const pump = (): void => {
+      for (let burst = 0; burst < 3 && offset < body.length; burst++) {
+        step = (step * 7 + 3) % 9_001;
+        const piece = body.subarray(offset, offset + 1 + step);
+        offset += piece.length;
+        req.write(piece);
+      }
+      if (offset < body.length) setTimeout(pump, 1);
+      else req.end();
+    };
+    pump();
+  });
 }
