@@ -145,14 +145,29 @@ function nextTurn(): Promise<number> {
   return new Promise((resolve) => setImmediate(() => resolve((performance.now() - start) / 1000)));
 }
 
-export function createProcessMetrics(): ProcessMetrics {
+/** prom-client's event-loop delay resolution: the control plane's delay figures stay comparable. */
+export const PROM_CLIENT_EVENT_LOOP_RESOLUTION_MS = 10;
+
+export interface ProcessMetricsOptions {
+  /**
+   * How often the event-loop delay is sampled, in ms (default prom-client's 10). Node samples it with
+   * a timer that wakes the event loop each time, busy or not.
+   */
+  eventLoopResolutionMs?: number;
+}
+
+export function createProcessMetrics(options: ProcessMetricsOptions = {}): ProcessMetrics {
   const startTime = Math.round(Date.now() / 1000 - process.uptime());
   const maxFds = readMaxFds();
   const [major, minor, patch] = process.version.slice(1).split('.');
   const versionLabels: LabelSet = { version: process.version, major, minor, patch };
 
-  // prom-client's resolution: the delay figures stay comparable.
-  const delay: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
+  const resolutionMs = options.eventLoopResolutionMs ?? PROM_CLIENT_EVENT_LOOP_RESOLUTION_MS;
+  const delay: IntervalHistogram = monitorEventLoopDelay({ resolution: resolutionMs });
+  // Node records the whole time between two samples, the resolution included (a quiet loop sampled
+  // every 10 ms reads ~10 ms, as prom-client reports it); a coarser resolution's excess is taken
+  // off, so the figures stay on prom-client's scale (a quiet loop still reads ~10 ms).
+  const excessNs = (resolutionMs - PROM_CLIENT_EVENT_LOOP_RESOLUTION_MS) * 1e6;
   delay.enable();
   const gcBuckets = GC_BUCKETS_SECONDS.length + 1;
   const gcCounts = new Float64Array(GC_KINDS.length * gcBuckets);
@@ -199,10 +214,11 @@ export function createProcessMetrics(): ProcessMetrics {
     // Nothing sampled since the last scrape (scrapes closer than the resolution): no figures.
     const sampled = delay.count > 0;
     const read = (value: number): Sample[] => (sampled ? one(value / 1e9) : []);
+    const readDelay = (value: number): Sample[] => read(value - excessNs);
     const families = [
-      gauge(NAMES.lagMin, 'The minimum recorded event loop delay.', 'min', read(delay.min)),
-      gauge(NAMES.lagMax, 'The maximum recorded event loop delay.', 'max', read(delay.max)),
-      gauge(NAMES.lagMean, 'The mean of the recorded event loop delays.', 'average', read(delay.mean)),
+      gauge(NAMES.lagMin, 'The minimum recorded event loop delay.', 'min', readDelay(delay.min)),
+      gauge(NAMES.lagMax, 'The maximum recorded event loop delay.', 'max', readDelay(delay.max)),
+      gauge(NAMES.lagMean, 'The mean of the recorded event loop delays.', 'average', readDelay(delay.mean)),
       gauge(
         NAMES.lagStddev,
         'The standard deviation of the recorded event loop delays.',
@@ -213,19 +229,19 @@ export function createProcessMetrics(): ProcessMetrics {
         NAMES.lagP50,
         'The 50th percentile of the recorded event loop delays.',
         'average',
-        read(delay.percentile(50)),
+        readDelay(delay.percentile(50)),
       ),
       gauge(
         NAMES.lagP90,
         'The 90th percentile of the recorded event loop delays.',
         'average',
-        read(delay.percentile(90)),
+        readDelay(delay.percentile(90)),
       ),
       gauge(
         NAMES.lagP99,
         'The 99th percentile of the recorded event loop delays.',
         'average',
-        read(delay.percentile(99)),
+        readDelay(delay.percentile(99)),
       ),
     ];
     delay.reset();

@@ -5,6 +5,7 @@
  * sidecar.)
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -358,6 +359,49 @@ describe('trellis proxy: the sidecar', { timeout: 90_000 }, () => {
     const { committedBefore, committedAfter } = JSON.parse(line) as Record<string, number>;
     expect(committedAfter).toBeLessThan(committedBefore);
     await kill(sidecarC);
+  });
+
+  it('left idle with its metrics on, wakes its event loop ~10 times a second, not ~100', async () => {
+    const appD = await startApp('d');
+    apps.push(appD);
+    const metricsPort = await freePort();
+    const sidecarD = trellis(
+      [
+        'proxy',
+        '--service',
+        'd',
+        '--app',
+        `127.0.0.1:${appD.port}`,
+        '--inbound-port',
+        String(await freePort()),
+        '--outbound-port',
+        String(await freePort()),
+        '--control',
+        controlUrl,
+        '--metrics-port',
+        String(metricsPort),
+      ],
+      cwd,
+    );
+    await sidecarD.waitFor('trellis sidecar for d');
+    // Each time the main thread goes back to sleep in epoll_wait counts one voluntary switch.
+    const wakes = () =>
+      Number(
+        /voluntary_ctxt_switches:\s+(\d+)/.exec(
+          readFileSync(`/proc/${sidecarD.pid}/task/${sidecarD.pid}/status`, 'utf8'),
+        )![1],
+      );
+    const before = wakes();
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const perSecond = (wakes() - before) / 2;
+    // The event-loop delay is sampled every 100 ms in a proxy (prom-client's 10 ms woke it ~100 times a second).
+    expect(perSecond).toBeLessThan(40);
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    // On prom-client's scale: a quiet loop reads ~10 ms, not the 100 ms between two samples.
+    const p50 = Number(/^nodejs_eventloop_lag_p50_seconds (\S+)$/m.exec(text)![1]);
+    expect(p50).toBeGreaterThan(0.005);
+    expect(p50).toBeLessThan(0.05);
+    await kill(sidecarD);
   });
 
   it('registers the instance again when the registry loses it', async () => {

@@ -122,6 +122,33 @@ describe('process metrics', () => {
     );
   });
 
+  it("samples the event-loop delay at a coarser resolution on prom-client's scale, and still catches a block", async () => {
+    const coarse = createProcessMetrics({ eventLoopResolutionMs: 100 });
+    const fine = open();
+    opened.push(coarse);
+    await Promise.all([coarse.families(), fine.families()]);
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    const quiet = await Promise.all([coarse.families(), fine.families()]);
+    // A quiet loop reads ~10 ms at either resolution (Node counts the time between samples).
+    for (const families of quiet) {
+      const text = parseExposition(renderFamilies(families));
+      expect(text.sum('nodejs_eventloop_lag_min_seconds')).toBeGreaterThan(0.005);
+      expect(text.sum('nodejs_eventloop_lag_p50_seconds')).toBeLessThan(0.03);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    const blockedUntil = performance.now() + 150;
+    while (performance.now() < blockedUntil) {
+      // Block.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    // The sample due during the block came late by most of it, as the fine one's did.
+    for (const families of await Promise.all([coarse.families(), fine.families()])) {
+      expect(
+        parseExposition(renderFamilies(families)).sum('nodejs_eventloop_lag_max_seconds'),
+      ).toBeGreaterThan(0.1);
+    }
+  });
+
   it('observes garbage collections by kind until closed', async () => {
     const gc = exposeGc();
     const metrics = open();
