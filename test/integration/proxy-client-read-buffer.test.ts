@@ -43,13 +43,15 @@ type Handler = (
   res: { statusCode: number; setHeader(name: string, value: string): unknown; end(body: string): unknown },
 ) => void;
 
-/** A node:http upstream, or a node:http2 h2c one, counting the requests it was sent. */
+/** A node:http upstream, or a node:http2 h2c one (its sessions as connections, its streams as requests). */
 async function startServing(protocol: UpstreamProtocol, handler: Handler): Promise<Upstream> {
   if (protocol === 'http1') return startUpstream(handler);
   const h2 = await startH2Upstream(handler);
   return {
     port: h2.port,
-    connections: 0,
+    get connections() {
+      return h2.sessions;
+    },
     get requests() {
       return h2.streams;
     },
@@ -81,7 +83,6 @@ describe.each<UpstreamProtocol>(['http1', 'h2c'])(
         });
       });
       fine = await startServing(protocol, hashBody(false));
-      const upstreamProtocol = protocol;
       ({ proxy, gateway } = await startTestGateway({
         instances: [
           instance('slow', slowUpstream.port),
@@ -91,12 +92,12 @@ describe.each<UpstreamProtocol>(['http1', 'h2c'])(
         ],
         routes: [serviceRoute('slow'), serviceRoute('retried'), serviceRoute('quick')],
         policies: [
-          plainPolicy('slow', { upstreamProtocol }),
+          plainPolicy('slow', { upstreamProtocol: protocol }),
           plainPolicy('retried', {
-            upstreamProtocol,
+            upstreamProtocol: protocol,
             retry: quickRetryPolicy('retried', { maxAttempts: 2 }),
           }),
-          plainPolicy('quick', { upstreamProtocol }),
+          plainPolicy('quick', { upstreamProtocol: protocol }),
         ],
       }));
     });

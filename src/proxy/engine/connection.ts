@@ -237,6 +237,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     return this.stash !== null || this.parts.length !== 0 || this.h2?.holdsClientBytes() === true;
   }
 
+  /** H2ExchangeHost: bytes of the last read are still referenced (a reset stream may yet send them). */
   keepClientReadBuffer(): void {
     this.reads?.keep();
   }
