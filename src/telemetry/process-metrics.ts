@@ -146,7 +146,7 @@ function nextTurn(): Promise<number> {
 }
 
 /** prom-client's event-loop delay resolution: the control plane's delay figures stay comparable. */
-export const PROM_CLIENT_EVENT_LOOP_RESOLUTION_MS = 10;
+const PROM_CLIENT_EVENT_LOOP_RESOLUTION_MS = 10;
 
 export interface ProcessMetricsOptions {
   /**

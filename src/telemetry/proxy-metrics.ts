@@ -51,7 +51,7 @@ export interface ClusterView {
  * scale (process-metrics.ts); a stall of 100 ms or more is always caught, a shorter one in proportion
  * to its length.
  */
-export const PROXY_EVENT_LOOP_RESOLUTION_MS = 100;
+const PROXY_EVENT_LOOP_RESOLUTION_MS = 100;
 
 export interface ProxyMetricsOptions {
   /** The clusters the breaker, ejection and endpoint gauges read at scrape time. */

@@ -31,6 +31,7 @@ import {
   sha256,
   startUpstream,
   type Upstream,
+  type UpstreamResponse,
   upload,
 } from './proxy-helpers.ts';
 
@@ -38,10 +39,7 @@ const KIB = 1024;
 const MIB = 1024 * KIB;
 
 type UpstreamProtocol = ServicePolicy['upstreamProtocol'];
-type Handler = (
-  req: Readable,
-  res: { statusCode: number; setHeader(name: string, value: string): unknown; end(body: string): unknown },
-) => void;
+type Handler = (req: Readable, res: UpstreamResponse) => void;
 
 /** A node:http upstream, or a node:http2 h2c one (its sessions as connections, its streams as requests). */
 async function startServing(protocol: UpstreamProtocol, handler: Handler): Promise<Upstream> {

@@ -348,8 +348,9 @@ export function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-/** The JSON answer of an upstream `hashBody` serves: node:http's response and node:http2's compatibility one. */
-interface JsonResponse {
+/** What a test upstream answers through: node:http's response and node:http2's compatibility one alike. */
+export interface UpstreamResponse {
+  statusCode: number;
   setHeader(name: string, value: string): unknown;
   end(body: string): unknown;
 }
@@ -359,7 +360,7 @@ interface JsonResponse {
  * answers `{ sha, length }`; a slow one waits 200 ms before it reads and 1 ms after every chunk, so
  * what the proxy sends it queues up.
  */
-export function hashBody(slow: boolean): (req: Readable, res: JsonResponse) => void {
+export function hashBody(slow: boolean): (req: Readable, res: UpstreamResponse) => void {
   return (req, res) => {
     const hash = createHash('sha256');
     let length = 0;
