@@ -28,8 +28,9 @@ export interface AccessRecord {
   status: number;
   /** From the first byte of the request head to the last byte of the response (rounded to µs when logged). */
   durationMs: number;
-  /** Request body bytes received from the client, and response bytes sent to it. */
+  /** Request body bytes received from the client, as framed on the wire (chunk sizes included). */
   bytesIn: number;
+  /** Response bytes written to the client, its head included (as nginx's `$bytes_sent`). */
   bytesOut: number;
   /** Upstream attempts (1 without retries, 0 when none was made). */
   attempts: number;

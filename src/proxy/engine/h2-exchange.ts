@@ -273,6 +273,7 @@ export class H2Exchange implements ClusterWaiter {
       this.refuseBody(error);
       return len;
     }
+    if (this.host.observer !== null) this.host.observer.bytesIn += consumed;
     if (done) {
       this.reqBodyDone = true;
       this.bodyEnd();
