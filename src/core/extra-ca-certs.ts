@@ -10,6 +10,26 @@ import { loadTls } from './lazy-builtins.ts';
  */
 export const DEFERRED_EXTRA_CA_CERTS = 'TRELLIS_EXTRA_CA_CERTS';
 
+/**
+ * What a child proxy process (a `--workers` worker) adds to its parent's environment so that it
+ * starts without NODE_EXTRA_CA_CERTS, the file's name moved to DEFERRED_EXTRA_CA_CERTS, as
+ * bin/relaunch.js moves it for a proxy's main process: needed where that process could not be
+ * relaunched (started with an IPC channel, or without the native module) and so still has it.
+ * Empty when there is nothing to move, or when `--use-openssl-ca` (in `execArgv` or NODE_OPTIONS)
+ * makes OpenSSL's store the default trust. An undefined value removes the variable: child_process
+ * leaves undefined values out of the environment it passes.
+ */
+export function deferredExtraCaEnvironment(
+  env: Record<string, string | undefined>,
+  execArgv: readonly string[],
+): Record<string, string | undefined> {
+  const file = env.NODE_EXTRA_CA_CERTS;
+  if (file === undefined || file === '') return {};
+  const options = [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)];
+  if (options.includes('--use-openssl-ca')) return {};
+  return { NODE_EXTRA_CA_CERTS: undefined, [DEFERRED_EXTRA_CA_CERTS]: file };
+}
+
 export interface ExtraCaTrust {
   /**
    * The TLS context for connections that verify their peer against the default trust: Node's

@@ -17,6 +17,7 @@ import { freePort } from '../helpers/ports.ts';
 import { startTrellis, stopChild, type TrellisStart } from '../helpers/processes.ts';
 import { makeTestCa, type TestCa } from '../helpers/test-ca.ts';
 import {
+  childPids,
   eventually,
   kill,
   type Running,
@@ -45,7 +46,15 @@ describe('trellis proxy: NODE_EXTRA_CA_CERTS for an https:// control plane', { t
   let httpsUrl: string;
   let app: TestApp;
 
-  function sidecar(service: string, caFile: string): Running {
+  /** `workers`: with `--workers` (on free ports); `ipc`: spawned with an IPC channel (spawnTrellis). */
+  async function sidecar(
+    service: string,
+    caFile: string,
+    options: { workers?: number; ipc?: boolean } = {},
+  ): Promise<Running> {
+    // Workers share their listeners' ports through the primary, so those are chosen here.
+    const ports =
+      options.workers === undefined ? ['0', '0'] : [String(await freePort()), String(await freePort())];
     const started = spawnTrellis(
       [
         'proxy',
@@ -54,14 +63,16 @@ describe('trellis proxy: NODE_EXTRA_CA_CERTS for an https:// control plane', { t
         '--app',
         `127.0.0.1:${app.port}`,
         '--inbound-port',
-        '0',
+        ports[0]!,
         '--outbound-port',
-        '0',
+        ports[1]!,
         '--control',
         httpsUrl,
+        ...(options.workers === undefined ? [] : ['--workers', String(options.workers)]),
       ],
       cwd,
       { NODE_EXTRA_CA_CERTS: caFile },
+      { ipc: options.ipc },
     );
     running.push(started);
     return started;
@@ -107,7 +118,7 @@ describe('trellis proxy: NODE_EXTRA_CA_CERTS for an https:// control plane', { t
   });
 
   it('starts without the variable and reaches the control plane the named CA signed', async () => {
-    const proxy = sidecar('orders', mesh.caFile);
+    const proxy = await sidecar('orders', mesh.caFile);
     await proxy.waitFor('trellis sidecar for orders');
     const env = environment(proxy.pid);
     expect(env.NODE_EXTRA_CA_CERTS).toBeUndefined();
@@ -125,8 +136,26 @@ describe('trellis proxy: NODE_EXTRA_CA_CERTS for an https:// control plane', { t
     );
   });
 
+  it('starts its workers without the variable when its own process could not be relaunched', async () => {
+    // With an IPC channel to its parent (as pm2 starts it) the main process keeps its environment.
+    const proxy = await sidecar('payments', mesh.caFile, { workers: 2, ipc: true });
+    await proxy.waitFor('trellis sidecar for payments');
+    expect(environment(proxy.pid).NODE_EXTRA_CA_CERTS).toBe(mesh.caFile);
+    const workers = childPids(proxy.pid);
+    expect(workers).toHaveLength(2);
+    for (const worker of workers) {
+      const env = environment(worker);
+      expect(env.NODE_EXTRA_CA_CERTS).toBeUndefined();
+      expect(env.TRELLIS_EXTRA_CA_CERTS).toBe(mesh.caFile);
+    }
+    const inbound = Number(/inbound: {2}127\.0\.0\.1:(\d+)/.exec(proxy.output())?.[1]);
+    await eventually(
+      async () => (await send(inbound, { path: '/items', headers: { host: 'payments' } })).status === 200,
+    );
+  });
+
   it('still refuses a control plane that the named CA did not sign', async () => {
-    const proxy = sidecar('billing', other.caFile);
+    const proxy = await sidecar('billing', other.caFile);
     await proxy.waitFor(/UNABLE_TO_VERIFY_LEAF_SIGNATURE|unable to verify/, 15_000);
     const { instances } = await client.listInstances({ service: 'billing' });
     expect(instances).toEqual([]);

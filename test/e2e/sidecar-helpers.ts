@@ -171,12 +171,20 @@ export interface Running {
   waitFor(text: string | RegExp, timeoutMs?: number): Promise<void>;
 }
 
-/** `env`: variables set for this process beside the test's own (cleanEnv). */
-export function spawnTrellis(args: string[], cwd: string, env: Record<string, string> = {}): Running {
+/**
+ * `env`: variables set for this process beside the test's own (cleanEnv). `ipc`: with an IPC
+ * channel to this process, as pm2 starts one (a proxy then is not relaunched, bin/relaunch.js).
+ */
+export function spawnTrellis(
+  args: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+  options: { ipc?: boolean } = {},
+): Running {
   const child = spawn(process.execPath, [TRELLIS_BIN, ...args], {
     cwd,
     env: cleanEnv(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: options.ipc === true ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   const waiters = new Set<() => void>();
@@ -233,12 +241,12 @@ export async function kill(running: Running): Promise<void> {
   }
 }
 
-/** The pids of `parent`'s child processes (Linux: /proc). */
 /** A process's command line (program and arguments), from /proc. */
 export function commandLine(pid: number): string[] {
   return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
 }
 
+/** The pids of `parent`'s child processes (Linux: /proc). */
 export function childPids(parent: number): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {

@@ -4,6 +4,7 @@ import type { Logger } from '../../core/index.ts';
 import {
   backoffCeiling,
   type Clock,
+  deferredExtraCaEnvironment,
   type MeshChange,
   MeshError,
   type MeshSnapshot,
@@ -122,6 +123,8 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
     token: options.token,
     metrics: options.metrics,
   };
+  // Workers load NODE_EXTRA_CA_CERTS only when their control link needs it, as the main process does.
+  const workerEnvironment = deferredExtraCaEnvironment(process.env, process.execArgv);
   const metricsWaiters = new Map<number, (metrics: WorkerMetrics | undefined) => void>();
   let metricsRequests = 0;
   const slots: Slot[] = Array.from({ length: options.count }, (_, index) => ({
@@ -149,7 +152,7 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
       execArgv: workerExecArgv(process.execArgv, FROM_SOURCE),
       args: [],
     });
-    const worker = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify(config) });
+    const worker = cluster.fork({ ...workerEnvironment, [WORKER_CONFIG_ENV]: JSON.stringify(config) });
     slot.worker = worker;
     slot.subscribed = false;
     slot.readyAt = undefined;

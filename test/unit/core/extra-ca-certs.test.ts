@@ -3,7 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, createServer, rootCertificates, type Server, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFERRED_EXTRA_CA_CERTS, extraCaTrust } from '../../../src/core/index.ts';
+import {
+  DEFERRED_EXTRA_CA_CERTS,
+  deferredExtraCaEnvironment,
+  extraCaTrust,
+} from '../../../src/core/index.ts';
 import { makeTestCa, type TestCa } from '../../helpers/test-ca.ts';
 
 /** Connects to `port` verifying the peer with `secureContext` (Node's default when undefined). */
@@ -71,5 +75,27 @@ describe('extraCaTrust: the certificates a relaunched proxy deferred, loaded on 
     expect(trust.secureContext()).toBeUndefined();
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain(`Ignoring extra certs from \`${missing}\`, load failed: ENOENT`);
+  });
+});
+
+describe("deferredExtraCaEnvironment: a worker's environment beside its parent's", () => {
+  it('moves NODE_EXTRA_CA_CERTS to TRELLIS_EXTRA_CA_CERTS, removing it (undefined)', () => {
+    const changes = deferredExtraCaEnvironment({ NODE_EXTRA_CA_CERTS: '/etc/ca.pem', PATH: '/bin' }, []);
+    expect(changes).toEqual({ NODE_EXTRA_CA_CERTS: undefined, [DEFERRED_EXTRA_CA_CERTS]: '/etc/ca.pem' });
+    expect(Object.hasOwn(changes, 'NODE_EXTRA_CA_CERTS')).toBe(true);
+  });
+
+  it('changes nothing without the variable, or when OpenSSL’s store is the default trust', () => {
+    expect(deferredExtraCaEnvironment({ PATH: '/bin' }, [])).toEqual({});
+    expect(deferredExtraCaEnvironment({ NODE_EXTRA_CA_CERTS: '' }, [])).toEqual({});
+    expect(deferredExtraCaEnvironment({ NODE_EXTRA_CA_CERTS: '/etc/ca.pem' }, ['--use-openssl-ca'])).toEqual(
+      {},
+    );
+    expect(
+      deferredExtraCaEnvironment(
+        { NODE_EXTRA_CA_CERTS: '/etc/ca.pem', NODE_OPTIONS: '--max-old-space-size=64 --use-openssl-ca' },
+        [],
+      ),
+    ).toEqual({});
   });
 });
