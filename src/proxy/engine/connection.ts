@@ -412,8 +412,8 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
       this.reqBodyDone = head.contentLength === 0;
     }
     if (this.method === 'CONNECT') {
-      this.recordUnrouted(405, 'METHOD_NOT_ALLOWED');
-      return this.rejectEarly(METHOD_NOT_ALLOWED, off, true);
+      this.countUnrouted();
+      return this.rejectEarly(405, 'METHOD_NOT_ALLOWED', METHOD_NOT_ALLOWED, METHOD_NOT_ALLOWED, true, off);
     }
 
     const res = this.resolution;
@@ -427,8 +427,8 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     // (The resolver wrote the fields; TypeScript still sees the nulls assigned above.)
     const error = res.error as CannedResponse | null;
     if (error !== null) {
-      this.recordUnrouted(error.status, error.code);
-      return this.rejectEarly(error.keepAlive, off, false, error.close);
+      this.countUnrouted();
+      return this.rejectEarly(error.status, error.code, error.keepAlive, error.close, false, off);
     }
     const cluster = res.cluster!;
     const settings = res.settings!;
@@ -445,8 +445,8 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
       if (incoming !== undefined && incoming < deadline) deadline = incoming;
     }
     if (deadline <= now) {
-      this.record(MESH_ERRORS.timeout.status, MESH_ERRORS.timeout.code);
-      return this.rejectEarly(MESH_ERRORS.timeout.keepAlive, off, false, MESH_ERRORS.timeout.close);
+      const timeout = MESH_ERRORS.timeout;
+      return this.rejectEarly(timeout.status, timeout.code, timeout.keepAlive, timeout.close, false, off);
     }
 
     if (cluster.h2c) return this.startH2(deadline, buf, off);
@@ -520,15 +520,19 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     if (!this.inFeed) this.resumeInput();
   }
 
-  /** Answers a request that never reached a cluster (no slot was taken). */
+  /** Answers a request that never reached a cluster (no slot was taken) with the mesh error `code`. */
   private rejectEarly(
+    status: number,
+    code: string,
     keepAlive: Buffer,
-    off: number,
+    close: Buffer,
     forceClose: boolean,
-    close: Buffer = keepAlive,
+    off: number,
   ): number {
     const keep = !forceClose && this.canKeepAlive();
     this.socket.write(keep ? keepAlive : close);
+    // After the write: the access log's bytesOut counts the answer.
+    this.record(status, code);
     this.state = S_HEAD;
     this.idleSince = this.clock.now();
     if (!keep) this.closeClient();
@@ -1027,12 +1031,10 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     if (code !== null) stats.recordError(code);
   }
 
-  /** Metrics: an exchange refused before it reached a cluster. */
-  private recordUnrouted(status: number, code: string): void {
+  /** Metrics: the exchange is refused before it reached a cluster (`record` then counts it apart). */
+  private countUnrouted(): void {
     const metrics = this.ctx.metrics;
-    if (metrics === null) return;
-    this.stats = metrics.unrouted();
-    this.record(status, code);
+    this.stats = metrics === null ? null : metrics.unrouted();
   }
 
   /** UpstreamOwner: the client's socket drained. */
@@ -1191,10 +1193,10 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     const reason = isHttpParseError(error) ? error.code : 'UNEXPECTED_101';
     const message = isHttpParseError(error) ? error.message : 'The upstream switched protocols unasked.';
     if (this.observer !== null) this.observer.attempt(this.endpoint!, 'reset', 0);
-    this.record(502, 'BAD_GATEWAY');
     this.socket.write(
       errorResponse(502, 'BAD_GATEWAY', 'the upstream sent a malformed response', [{ message, reason }]),
     );
+    this.record(502, 'BAD_GATEWAY');
     this.endExchange(true);
   }
 
@@ -1232,9 +1234,10 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
 
   /** Answers the exchange with a mesh error (nothing of a response was sent yet). */
   private respondError(response: CannedResponse): void {
-    this.record(response.status, response.code);
     const keep = this.canKeepAlive();
     this.socket.write(keep ? response.keepAlive : response.close);
+    // After the write: the access log's bytesOut counts the error response (as the h2c path does).
+    this.record(response.status, response.code);
     this.endExchange(!keep);
   }
 
@@ -1253,8 +1256,8 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
       this.socket.destroy();
       return;
     }
-    this.record(isHttpParseError(error) ? error.status : 400, 'BAD_REQUEST');
     this.socket.write(refusal(error));
+    this.record(isHttpParseError(error) ? error.status : 400, 'BAD_REQUEST');
     this.endExchange(true);
   }
 
