@@ -160,7 +160,7 @@ export class H2Exchange implements ClusterWaiter {
   private readonly replyWait: ReplyWait;
   private framing: BodyFraming = BodyFraming.None;
   private respRemaining = 0;
-  /** The HTTP/1.1 head, held until it can go out with the first body bytes (or the end). */
+  /** The HTTP/1.1 head, held to go out with the first body bytes (or the end) in this loop turn. */
   private pendingHead: Buffer | null = null;
   private trailers: IncomingHttpHeaders | null = null;
   private closeAfter = false;
@@ -523,6 +523,8 @@ export class H2Exchange implements ClusterWaiter {
     _flags: number,
     rawHeaders?: string[],
   ): void => {
+    // Upstream traffic for the idle timeout, as any byte from an HTTP/1.1 upstream is.
+    this.lastActivity = this.clock.now();
     const status = Number(headers[':status']);
     if (status < 101 || status > 199 || this.clientHttp10 || this.sentToClient) return;
     this.socket.write(h1InterimHead(status, rawHeaders ?? rawHeadersOf(headers)));
@@ -564,8 +566,19 @@ export class H2Exchange implements ClusterWaiter {
     this.framing = framing;
     this.trailers = null;
     this.closeAfter = !this.canKeepAlive() || framing === BodyFraming.Close;
+    // Held to go out with the first body bytes in one write; on its own once this turn of the event
+    // loop brought none (a stream that answers its head first, as server-sent events do).
     this.pendingHead = h1ResponseHead(status, rawHeaders ?? rawHeadersOf(headers), framing, this.closeAfter);
+    setImmediate(this.flushHead);
   }
+
+  private readonly flushHead = (): void => {
+    const head = this.pendingHead;
+    if (head === null) return;
+    this.pendingHead = null;
+    this.sentToClient = true;
+    this.socket.write(head);
+  };
 
   private readonly onData = (chunk: Buffer): void => {
     try {
