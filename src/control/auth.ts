@@ -12,8 +12,16 @@ import { MeshError } from '../core/index.ts';
 const PROTECTED_PREFIXES = ['/api/', '/v1.0/'];
 const PROTECTED_PATHS = new Set(['/api', '/v1.0', '/v1/traces']);
 
+/**
+ * Judged on the path as the router reads it: it skips empty segments, so `//api/v1/…` and
+ * `/v1/traces/` reach the same handlers as `/api/v1/…` and `/v1/traces`, and need the token too.
+ */
 export function requiresToken(path: string): boolean {
-  return PROTECTED_PATHS.has(path) || PROTECTED_PREFIXES.some((prefix) => path.startsWith(prefix));
+  const routed = `/${path
+    .split('/')
+    .filter((segment) => segment.length > 0)
+    .join('/')}`;
+  return PROTECTED_PATHS.has(routed) || PROTECTED_PREFIXES.some((prefix) => routed.startsWith(prefix));
 }
 
 /** Returns a checker that throws UNAUTHORIZED unless the request carries the token. */

@@ -463,6 +463,26 @@ describe('control plane: admin token', () => {
     expect(allowed.status).toBe(200);
   });
 
+  it('does not let a doubled or trailing slash, which the router ignores, skip the token', async () => {
+    const auth = { authorization: `Bearer ${token}` };
+    const created = await call(control.url, 'POST', '/api/v1/services', { name: 'guarded' }, auth);
+    expect(created.status).toBe(201);
+
+    const deleted = await call(control.url, 'DELETE', '//api/v1/services/guarded');
+    expect(deleted.status).toBe(401);
+    expect(deleted.body.error.code).toBe('UNAUTHORIZED');
+    expect((await call(control.url, 'GET', '/api/v1/services/guarded', undefined, auth)).status).toBe(200);
+
+    const invoked = await call(control.url, 'POST', '//api/v1/mesh/v2/call', { service_name: 'guarded' });
+    expect(invoked.status).toBe(401);
+    const spans = await fetch(`${control.url}/v1/traces/`, {
+      method: 'POST',
+      body: JSON.stringify({ resourceSpans: [] }),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(spans.status).toBe(401);
+  });
+
   it('refuses to listen beyond loopback without a token', async () => {
     const config = validate(trellisConfig, {
       control: { host: '0.0.0.0', port: 0, dataDir: control.dataDir },
