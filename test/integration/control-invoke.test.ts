@@ -15,8 +15,9 @@ const ADMIN_TOKEN = 'invoke-test-admin-token-0123456789';
 const LARGE = 8 * 1024 * 1024;
 
 /**
- * Answers by path: /status/N with status N, /slow?ms=N after N ms, /big?bytes=N with N bytes,
- * /stream echoes the body back; anything else describes the request (echo).
+ * Answers by path: /status/N with status N, /slow?ms=N after N ms, /slow-body?ms=N its head at once
+ * and the end of its body after N ms, /big?bytes=N with N bytes, /stream echoes the body back;
+ * anything else describes the request (echo).
  */
 function handler(req: IncomingMessage, res: ServerResponse): void {
   const url = new URL(req.url ?? '/', 'http://x');
@@ -32,6 +33,14 @@ function handler(req: IncomingMessage, res: ServerResponse): void {
   }
   if (url.pathname === '/slow') {
     const timer = setTimeout(() => echo('main')(req, res), Number(url.searchParams.get('ms')));
+    res.on('close', () => clearTimeout(timer));
+    return;
+  }
+  if (url.pathname === '/slow-body') {
+    // The head and the first bytes at once, the rest after ms.
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.write('first ');
+    const timer = setTimeout(() => res.end('rest'), Number(url.searchParams.get('ms')));
     res.on('close', () => clearTimeout(timer));
     return;
   }
@@ -217,6 +226,49 @@ describe('invocation on the control plane', { timeout: 60_000 }, () => {
         timeout: '5s',
       });
       expect(inTime.body.status_code).toBe(200);
+    });
+
+    it('answers UPSTREAM_TIMEOUT 504 when the timeout passes while the body is still coming', async () => {
+      const res = await call(node.url, 'POST', '/api/v1/mesh/v2/call', {
+        service_name: 'main',
+        path: '/slow-body?ms=5000',
+        timeout: 0.3,
+      });
+      expect(res.status).toBe(504);
+      expect(res.headers.get('x-trellis-error')).toBe('UPSTREAM_TIMEOUT');
+      expect(res.body.error.code).toBe('UPSTREAM_TIMEOUT');
+    });
+
+    it("continues the caller's trace context sent on the call request itself", async () => {
+      const traceId = '0af7651916cd43dd8448eb211c80319c';
+      const res = await call(
+        node.url,
+        'POST',
+        '/api/v1/mesh/v2/call',
+        { service_name: 'main', path: '/traced' },
+        { traceparent: `00-${traceId}-b7ad6b7169203331-01`, tracestate: 'vendor=1' },
+      );
+      expect(res.status).toBe(200);
+      const seen = JSON.parse(res.body.body).headers;
+      expect(seen.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+      expect(seen.tracestate).toBe('vendor=1');
+
+      // A traceparent in the envelope's headers is the caller's choice and wins.
+      const otherId = '4bf92f3577b34da6a3ce929d0e0e4736';
+      const explicit = await call(
+        node.url,
+        'POST',
+        '/api/v1/mesh/v2/call',
+        {
+          service_name: 'main',
+          path: '/traced',
+          headers: { traceparent: `00-${otherId}-00f067aa0ba902b7-01` },
+        },
+        { traceparent: `00-${traceId}-b7ad6b7169203331-01`, tracestate: 'vendor=1' },
+      );
+      const seenExplicit = JSON.parse(explicit.body.body).headers;
+      expect(seenExplicit.traceparent).toMatch(new RegExp(`^00-${otherId}-`));
+      expect(seenExplicit.tracestate).toBeUndefined();
     });
 
     it('refuses a response larger than call holds, pointing at /v1.0/invoke', async () => {

@@ -42,6 +42,17 @@ const DRAIN_LIMIT_BYTES = 8 * 1024 * 1024;
 
 /** Hop-by-hop headers and `expect` (the control plane answers 100 Continue itself): never forwarded. */
 const HOP_BY_HOP: ReadonlySet<string> = new Set([...HOP_BY_HOP_HEADERS, 'expect']);
+/** Trace context the proxy reads (W3C, and B3 on input). */
+const TRACE_HEADERS = [
+  'traceparent',
+  'tracestate',
+  'b3',
+  'x-b3-traceid',
+  'x-b3-spanid',
+  'x-b3-parentspanid',
+  'x-b3-sampled',
+  'x-b3-flags',
+] as const;
 
 export function isDaprInvoke(path: string): boolean {
   return path.startsWith(DAPR_INVOKE_PREFIX);
@@ -50,7 +61,7 @@ export function isDaprInvoke(path: string): boolean {
 export function registerCallRoute(router: ControlRouter, invoker: MeshInvoker): void {
   router.add('POST', CALL_PATH, async (ctx) => {
     const call = validate(seedCallRequest, await ctx.body(), { what: 'call' });
-    return invokeCall(invoker, call);
+    return invokeCall(invoker, call, callerTrace(ctx.req.headers));
   });
 }
 
@@ -139,9 +150,27 @@ function drainRest(req: IncomingMessage, upload: PassThrough): void {
   req.resume();
 }
 
-async function invokeCall(invoker: MeshInvoker, call: SeedCallRequest): Promise<Reply> {
+/**
+ * The trace context an instrumented client put on the call request itself (it cannot know about the
+ * envelope's `headers`), so the callee's hop continues the caller's trace.
+ */
+function callerTrace(headers: IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of TRACE_HEADERS) {
+    const value = headers[name];
+    if (typeof value === 'string') out[name] = value;
+  }
+  return out;
+}
+
+async function invokeCall(
+  invoker: MeshInvoker,
+  call: SeedCallRequest,
+  trace: Record<string, string>,
+): Promise<Reply> {
   const started = performance.now();
   const timeoutMs = call.timeout ?? DEFAULT_CALL_TIMEOUT_MS;
+  const { headers, body, deadline } = callRequest(call, Date.now() + timeoutMs, trace);
   const abort = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -149,7 +178,6 @@ async function invokeCall(invoker: MeshInvoker, call: SeedCallRequest): Promise<
     abort.abort();
   }, timeoutMs + TIMEOUT_GRACE_MS);
   try {
-    const { headers, body } = callRequest(call, Date.now() + timeoutMs);
     const response = await invoker.request({
       path: `${DAPR_INVOKE_PREFIX}${call.service_name}/method${call.path}`,
       method: call.method,
@@ -169,17 +197,24 @@ async function invokeCall(invoker: MeshInvoker, call: SeedCallRequest): Promise<
       duration_ms: Math.round(elapsed * 1000) / 1000,
     });
   } catch (error) {
-    return errorReply(isMeshError(error) ? error : invocationError(error, timedOut));
+    // Past the deadline the proxy cuts a response it has begun (it can no longer answer 504): the
+    // call's timeout passed all the same.
+    const late = timedOut || Date.now() >= deadline;
+    return errorReply(isMeshError(error) ? error : invocationError(error, late));
   } finally {
     clearTimeout(timer);
   }
 }
 
-/** The call's headers (hop-by-hop ones dropped), Host defaulting to the service, the deadline, the body. */
+/**
+ * The call's headers (hop-by-hop ones dropped), Host defaulting to the service, the trace context of
+ * the call request unless `headers` has its own, the effective deadline, the body.
+ */
 function callRequest(
   call: SeedCallRequest,
   deadline: number,
-): { headers: Record<string, string>; body: string | undefined } {
+  trace: Record<string, string>,
+): { headers: Record<string, string>; body: string | undefined; deadline: number } {
   const headers: Record<string, string> = {};
   let callerDeadline = Number.POSITIVE_INFINITY;
   for (const [name, value] of Object.entries(call.headers)) {
@@ -189,7 +224,9 @@ function callRequest(
     else headers[lower] = value;
   }
   headers.host ??= call.service_name;
-  headers[DEADLINE_HEADER] = formatDeadline(Math.min(deadline, callerDeadline));
+  if (!TRACE_HEADERS.some((name) => name in headers)) Object.assign(headers, trace);
+  const effective = Math.min(deadline, callerDeadline);
+  headers[DEADLINE_HEADER] = formatDeadline(effective);
   let body: string | undefined;
   if (typeof call.body === 'string') {
     body = call.body;
@@ -197,7 +234,7 @@ function callRequest(
     body = JSON.stringify(call.body);
     headers['content-type'] ??= 'application/json';
   }
-  return { headers, body };
+  return { headers, body, deadline: effective };
 }
 
 async function readText(body: Dispatcher.ResponseData['body'], limit: number): Promise<string> {
