@@ -9,8 +9,8 @@ export interface ClusterSource {
 /**
  * The clusters of the services this process calls, created on first use and kept in line with the
  * watch's view: a change marks the clusters it touches stale, and a stale cluster resynchronises
- * (endpoints updated in place, policy re-applied) at its next call, so services never called cost
- * nothing.
+ * (endpoints updated in place, policy re-applied) at its next call, or at once when calls are queued
+ * on it; services never called cost nothing.
  */
 export class ClusterSet {
   private readonly clusters = new Map<string, SdkCluster>();
@@ -38,7 +38,7 @@ export class ClusterSet {
 
   /** The view was replaced (a snapshot): everything may have changed. */
   invalidateAll(): void {
-    for (const cluster of this.clusters.values()) cluster.stale = true;
+    for (const [service, cluster] of this.clusters) this.mark(service, cluster);
   }
 
   invalidate(change: MeshChange): void {
@@ -47,7 +47,7 @@ export class ClusterSet {
         this.mark(change.instance.service);
         // An instance that moved to another service leaves its old cluster.
         for (const cluster of this.clusters.values())
-          if (cluster.has(change.instance.id)) cluster.stale = true;
+          if (cluster.has(change.instance.id)) this.mark(cluster.name, cluster);
         break;
       case 'instance.delete':
         this.mark(change.service);
@@ -77,8 +77,13 @@ export class ClusterSet {
     await Promise.all(clusters.map((cluster) => cluster.close()));
   }
 
-  private mark(service: string): void {
-    const cluster = this.clusters.get(service);
-    if (cluster !== undefined) cluster.stale = true;
+  /**
+   * Marks the cluster stale. One with calls queued for a concurrency slot resynchronises at once, as
+   * the proxy's clusters do: new limits let them in (or overflow them) without waiting for a next call.
+   */
+  private mark(service: string, cluster = this.clusters.get(service)): void {
+    if (cluster === undefined) return;
+    cluster.stale = true;
+    if (cluster.pending > 0) this.get(service);
   }
 }

@@ -18,6 +18,7 @@ import {
   shouldRetry,
 } from '../core/index.ts';
 import type { HopSpan } from '../telemetry/index.ts';
+import { type BodyEnd, onBodyEnd } from './body-end.ts';
 import type { SdkCluster, SdkEndpoint } from './cluster.ts';
 import { type AttemptRecord, attemptsFailed, classifyError, deadlineExceeded } from './failures.ts';
 import { type OutgoingBody, outgoingHeaders, prepareBody } from './request.ts';
@@ -34,8 +35,18 @@ export interface ExchangeDeps {
 /** A retry is not worth starting with less than this left before the deadline. */
 const MIN_ATTEMPT_MS = 5;
 
+/**
+ * A response head. The attempt stays open (the request's deadline and the caller's signal still apply
+ * to the body) until `settle` records its outcome, as the proxy records it when the response ends.
+ */
+interface AttemptResponse {
+  kind: 'response';
+  data: Dispatcher.ResponseData;
+  settle(end: BodyEnd, error?: unknown): void;
+}
+
 type AttemptResult =
-  | { kind: 'response'; data: Dispatcher.ResponseData }
+  | AttemptResponse
   | { kind: 'failure'; failure: AttemptFailure; error: unknown; deadline: boolean };
 
 /** `span`, when the call is sampled, gets the balancer and one event per attempt with its outcome. */
@@ -101,17 +112,23 @@ export async function exchange(
       }
       if (delay < 0) {
         if (result.kind === 'failure') throw attemptsFailed(service, result.failure, attempts);
+        const body = result.data.body;
+        onBodyEnd(body, result.settle);
         const response = toResponse(result.data, method);
         // The concurrency slot is held until the body is read (or dropped).
-        if (result.data.body.destroyed) release();
-        else result.data.body.once('close', release);
+        if (body.destroyed) release();
+        else body.once('close', release);
         return response;
       }
       deps.logger.debug(
         { service, endpoint: endpoint.id, attempt, outcome, delayMs: delay },
         'mesh sdk: retrying',
       );
-      if (result.kind === 'response') await result.data.body.dump().catch(() => {});
+      if (result.kind === 'response') {
+        // A retried status counts at its head, as the proxy's retryOnStatus does.
+        result.settle('complete');
+        await result.data.body.dump().catch(() => {});
+      }
       await sleep(clock, delay, signal);
     }
   } catch (error) {
@@ -157,15 +174,17 @@ async function attemptOnce(
   const limit = attemptTimeoutMs(started, deadline, cluster.retry.perTryTimeoutMs);
   const limitIsDeadline = started + limit >= deadline;
   let timedOut = false;
-  const timer = Number.isFinite(limit)
-    ? clock.setTimeout(
-        () => {
-          timedOut = true;
-          controller.abort(new MeshError('UPSTREAM_TIMEOUT', 'attempt timed out'));
-        },
-        Math.max(0, limit),
-      )
-    : undefined;
+  const arm = (ms: number, reason: string) =>
+    Number.isFinite(ms)
+      ? clock.setTimeout(
+          () => {
+            timedOut = true;
+            controller.abort(new MeshError('UPSTREAM_TIMEOUT', `${cluster.name}: ${reason}`));
+          },
+          Math.max(0, ms),
+        )
+      : undefined;
+  let timer = arm(limit, 'attempt timed out');
   const onAbort = () => controller.abort(signal?.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
   const idleMs = cluster.policy.timeout.idleMs;
@@ -183,11 +202,27 @@ async function attemptOnce(
     });
     if (timer !== undefined) clock.clearTimeout(timer);
     const latency = clock.now() - started;
-    if (data.statusCode >= 500) cluster.recordFailure(endpoint, latency);
-    else cluster.recordSuccess(endpoint, latency);
-    // The caller's signal still aborts the body while it is read.
-    if (signal) data.body.once('close', () => signal.removeEventListener('abort', onAbort));
-    return { kind: 'response', data };
+    // The per-try timeout covers the wait for the head; the body has what is left of the deadline
+    // (the proxy cuts a response still coming at the deadline).
+    timer = arm(deadline - clock.now(), 'the response did not end before the deadline');
+    let settled = false;
+    const settle = (end: BodyEnd): void => {
+      if (settled) return;
+      settled = true;
+      if (timer !== undefined) clock.clearTimeout(timer);
+      // The caller's signal aborts the body until it ends.
+      signal?.removeEventListener('abort', onAbort);
+      if (end === 'complete') {
+        if (data.statusCode >= 500) cluster.recordFailure(endpoint, latency);
+        else cluster.recordSuccess(endpoint, latency);
+      } else if (end === 'error' && !signal?.aborted) {
+        // Cut short by the upstream (a reset, the idle timeout) or by the deadline.
+        cluster.recordFailure(endpoint, latency);
+      } else {
+        cluster.recordCancel(endpoint, latency);
+      }
+    };
+    return { kind: 'response', data, settle };
   } catch (error) {
     if (timer !== undefined) clock.clearTimeout(timer);
     signal?.removeEventListener('abort', onAbort);
@@ -205,7 +240,9 @@ async function attemptOnce(
       cluster.recordFailure(endpoint, latency);
       return { kind: 'failure', failure: classified, error, deadline: false };
     }
-    if (classified?.code === 'BAD_GATEWAY') cluster.recordFailure(endpoint, latency);
+    // A malformed response, or the idle timeout (which the proxy answers at once, without a retry).
+    if (classified?.code === 'BAD_GATEWAY' || classified?.code === 'UPSTREAM_TIMEOUT')
+      cluster.recordFailure(endpoint, latency);
     else cluster.recordCancel(endpoint, latency);
     throw classified ?? error;
   }

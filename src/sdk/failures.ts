@@ -33,8 +33,8 @@ const BAD_REQUESTS = new Set([
 ]);
 
 /**
- * `connect-failure`, `reset` or `timeout` for failures of the endpoint; a MeshError (BAD_GATEWAY for
- * a malformed response, BAD_REQUEST for a request undici refused) otherwise; undefined when the error
+ * `connect-failure` or `reset` for failures of the endpoint; a MeshError (BAD_GATEWAY for a malformed
+ * response, UPSTREAM_TIMEOUT for the idle timeout, BAD_REQUEST for a request undici refused) otherwise; undefined when the error
  * is not undici's (e.g. the caller's request body stream failed), which the caller gets as it is.
  */
 export function classifyError(error: unknown): AttemptFailure | MeshError | undefined {
@@ -45,7 +45,12 @@ export function classifyError(error: unknown): AttemptFailure | MeshError | unde
   if (typeof code !== 'string') return undefined;
   if (CONNECT_FAILURES.has(code)) return 'connect-failure';
   if (RESETS.has(code)) return 'reset';
-  if (code === 'UND_ERR_HEADERS_TIMEOUT') return 'timeout';
+  // The idle timeout (headersTimeout is the policy's idleMs): the proxy answers it at once, unretried.
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') {
+    return new MeshError('UPSTREAM_TIMEOUT', 'the exchange was idle for longer than the idle timeout', {
+      cause: error,
+    });
+  }
   if (code.startsWith('HPE_') || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') {
     return new MeshError('BAD_GATEWAY', `malformed response from the upstream: ${message}`, { cause: error });
   }
