@@ -132,9 +132,9 @@ export function createProxy(deps: ProxyDeps): TrellisProxy {
       get connections() {
         return listener.connections;
       },
-      async close() {
+      async close(drainTimeoutMs) {
         listeners.delete(listener);
-        await listener.close();
+        await listener.close(drainTimeoutMs);
       },
     };
   }

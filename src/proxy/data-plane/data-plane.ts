@@ -7,7 +7,7 @@ import { createProxy } from '../proxy.ts';
 import { defaultServicePolicy } from '../upstream/index.ts';
 import { createWorkerPool, type WorkerPool } from '../workers/pool.ts';
 import { type ObservabilitySettings, openObservability } from './observability.ts';
-import { type DataPlanePlan, type ListenerAddress, openListeners } from './plan.ts';
+import { closeListeners, type DataPlanePlan, type ListenerAddress, openListeners } from './plan.ts';
 
 export interface DataPlaneOptions {
   /** The control plane whose watch stream feeds the proxy. */
@@ -25,6 +25,8 @@ export interface DataPlaneOptions {
   backoff?: BackoffOptions;
   /** Tracing (spans to `<control>/v1/traces`), the access log and the metrics port; all off by default. */
   observability?: ObservabilitySettings;
+  /** Called each time the watch (re)connects to the control plane. */
+  onConnected?(): void;
 }
 
 /** The listeners of a proxy process (or of its workers) and the watch that feeds them. */
@@ -73,6 +75,7 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
         );
         everConnected = true;
         reported = false;
+        options.onConnected?.();
       }
     },
     onError(error) {
@@ -179,6 +182,7 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
     workerPids: () => [],
     close() {
       closing ??= (async () => {
+        await closeListeners(listeners, plan);
         await proxy.close();
         await observability.close();
         source.close();

@@ -39,6 +39,22 @@ export async function openListeners(proxy: TrellisProxy, plan: DataPlanePlan): P
   return opened;
 }
 
+/**
+ * Closes what `openListeners` opened, inbound listeners first: while an inbound request is still in
+ * flight the app may call other services for it, so the other listeners keep serving until the
+ * inbound ones have drained, then drain for what is left of the drain timeout.
+ */
+export async function closeListeners(
+  listeners: readonly ProxyListener[],
+  plan: DataPlanePlan,
+): Promise<void> {
+  const isInbound = (i: number) => plan.listeners[i]?.kind === 'inbound';
+  const started = performance.now();
+  await Promise.all(listeners.filter((_, i) => isInbound(i)).map((listener) => listener.close()));
+  const left = Math.max(0, plan.drainTimeoutMs - (performance.now() - started));
+  await Promise.all(listeners.filter((_, i) => !isInbound(i)).map((listener) => listener.close(left)));
+}
+
 export function listenError(spec: ListenerSpec, error: unknown): MeshError {
   const code = (error as NodeJS.ErrnoException).code;
   const reason =

@@ -29,9 +29,9 @@ export interface ProxyListener {
   readonly connections: number;
   /**
    * Stops accepting, lets exchanges in progress finish (their responses say `connection: close`)
-   * for at most `drainTimeoutMs`, then closes what is left.
+   * for at most `drainTimeoutMs` (or the time given), then closes what is left.
    */
-  close(): Promise<void>;
+  close(drainTimeoutMs?: number): Promise<void>;
 }
 
 export interface ListenerOptions {
@@ -94,13 +94,13 @@ export async function listen(options: ListenerOptions, deps: ListenerDeps): Prom
   const port = await bind(server, options.port, host);
 
   let closing: Promise<void> | undefined;
-  async function close(): Promise<void> {
+  async function close(timeoutMs: number): Promise<void> {
     ctx.draining = true;
     const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
     for (const connection of [...connections]) connection.drain();
     if (connections.size > 0) {
       await new Promise<void>((resolve) => {
-        const timer = deps.clock.setTimeout(resolve, drainTimeoutMs);
+        const timer = deps.clock.setTimeout(resolve, timeoutMs);
         onEmpty = () => {
           deps.clock.clearTimeout(timer);
           resolve();
@@ -118,8 +118,8 @@ export async function listen(options: ListenerOptions, deps: ListenerDeps): Prom
     get connections() {
       return connections.size;
     },
-    close() {
-      closing ??= close();
+    close(timeoutMs = drainTimeoutMs) {
+      closing ??= close(timeoutMs);
       return closing;
     },
   };

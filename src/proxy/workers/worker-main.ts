@@ -7,8 +7,9 @@ import cluster from 'node:cluster';
 import { createJsonLogger, toMeshError } from '../../core/index.ts';
 import { toWire } from '../../telemetry/exposition/wire.ts';
 import { type OpenedObservability, openObservability } from '../data-plane/observability.ts';
-import { openListeners } from '../data-plane/plan.ts';
+import { closeListeners, openListeners } from '../data-plane/plan.ts';
 import { createWatchSource } from '../discovery/index.ts';
+import type { ProxyListener } from '../listeners/index.ts';
 import { startMemoryUpkeep } from '../memory-upkeep.ts';
 import { createProxy, type TrellisProxy } from '../proxy.ts';
 import { defaultServicePolicy } from '../upstream/index.ts';
@@ -36,6 +37,7 @@ process.on('SIGTERM', () => {});
 const watch = createIpcWatch();
 let proxy: TrellisProxy | undefined;
 let observability: OpenedObservability | undefined;
+let opened: ProxyListener[] = [];
 let draining = false;
 let gotView!: () => void;
 const firstView = new Promise<void>((resolve) => {
@@ -45,6 +47,7 @@ const firstView = new Promise<void>((resolve) => {
 async function drain(): Promise<void> {
   if (draining) return;
   draining = true;
+  await closeListeners(opened, config.plan);
   await proxy?.close();
   await observability?.close();
   process.exit(0);
@@ -100,6 +103,7 @@ proxy = createProxy({
 });
 try {
   const listeners = await openListeners(proxy, config.plan);
+  opened = listeners;
   if (!draining) send({ type: 'ready', ports: listeners.map((listener) => listener.port) });
   // As the primary process does (see runDataPlane).
   startMemoryUpkeep(logger);
