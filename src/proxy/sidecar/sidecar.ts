@@ -36,6 +36,7 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
   const logger = options.logger ?? createJsonLogger({ level: 'silent' });
   const clock = options.clock ?? systemClock;
   const random = options.random ?? Math.random;
+  let onConnected = (): void => {};
   const dataPlane = await startDataPlane({
     control: settings.control,
     token: settings.token,
@@ -67,6 +68,7 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
     clock: options.clock,
     random,
     backoff: options.backoff,
+    onConnected: () => onConnected(),
   });
   const [inbound, outbound] = dataPlane.listeners as [ListenerAddress, ListenerAddress];
   const registration = sidecarRegistration(settings, inbound);
@@ -84,6 +86,10 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
   const unsubscribe = watch.subscribe(() => {
     if (watch.connected() && watch.instance(instanceId) === undefined) keeper.ensure();
   });
+  // The view alone cannot tell after a reconnection: a control plane restarted with an empty store
+  // whose revisions have passed ours replays only its later changes, so our view keeps the instance
+  // it lost. Each reconnection asks the control plane itself.
+  onConnected = () => keeper.ensure();
 
   async function stop(): Promise<void> {
     unsubscribe();
