@@ -153,13 +153,16 @@ export function compileRoutes<T>(
   for (const route of routes) {
     try {
       const pattern = pathPattern(route);
+      // A regex counts as written: its compiled `source` has the anchoring added and `/` escaped,
+      // which made `/shop/.*` outrank the longer prefix `/shop/items` in a priority tie.
+      const path = route.match.path;
       const pathLength =
         pattern.kind === 'exact'
           ? pattern.path.length
           : pattern.kind === 'prefix'
             ? pattern.prefix.length
-            : pattern.kind === 'regex'
-              ? pattern.regex.source.length
+            : path !== undefined && 'regex' in path
+              ? path.regex.length
               : 0;
       prepared.push({ route, pattern, pathLength, headers: headerConditions(route.match.headers) });
     } catch (error) {
