@@ -153,6 +153,81 @@ describe('gateway routing', () => {
   });
 });
 
+describe('gateway routing: precedence and path normalisation', () => {
+  const upstreams: Upstream[] = [];
+  let proxy: TrellisProxy;
+  let gateway: ProxyListener;
+
+  beforeAll(async () => {
+    const names = ['items', 'shop-regex', 'api', 'internal', 'public', 'admin'];
+    for (const name of names) upstreams.push(await startUpstream(echo(name)));
+    ({ proxy, gateway } = await startTestGateway({
+      instances: names.map((name, i) => instance(name, upstreams[i].port)),
+      routes: [
+        route('items', 'items', { path: { prefix: '/shop/items' } }),
+        route('shop-regex', 'shop-regex', { path: { regex: '/shop/.*' } }),
+        route('api', 'api', { path: { prefix: '/api' } }, { stripPrefix: true }),
+        route('internal', 'internal', { path: { prefix: '/api/internal' } }),
+        route('public', 'public', { path: { prefix: '/public' } }),
+        route('admin', 'admin', {
+          path: { prefix: '/admin' },
+          headers: [{ name: 'x-admin', present: true }],
+        }),
+      ],
+    }));
+  });
+
+  afterAll(() => closeAll(proxy, ...upstreams));
+
+  it('breaks a priority tie by the length of the path match as written, regexes too', async () => {
+    // `/shop/items` (11 characters) is longer than `/shop/.*` (8): the prefix wins the tie.
+    expect(await seen(gateway.port, 'GET', '/shop/items/5')).toMatchObject({ name: 'items' });
+    expect(await seen(gateway.port, 'GET', '/shop/cart')).toMatchObject({ name: 'shop-regex' });
+  });
+
+  it('matches and forwards the path with dot segments removed', async () => {
+    // Without normalisation these reach `api` with a path its server may resolve to /internal/…,
+    // bypassing the more specific route.
+    expect(await seen(gateway.port, 'GET', '/api/public/../internal/users?q=../x')).toMatchObject({
+      name: 'internal',
+      url: '/api/internal/users?q=../x',
+    });
+    expect(await seen(gateway.port, 'GET', '/api/./public/%2E%2e/internal/users')).toMatchObject({
+      name: 'internal',
+      url: '/api/internal/users',
+    });
+    expect(await seen(gateway.port, 'GET', '/api/items/../orders/')).toMatchObject({
+      name: 'api',
+      url: '/orders/',
+    });
+    // A route with a condition cannot be reached through another route's prefix.
+    expect(await seen(gateway.port, 'GET', '/public/../admin/users')).toEqual({
+      status: 404,
+      code: 'NO_ROUTE',
+    });
+    expect(await seen(gateway.port, 'GET', '/public/../admin/users', { 'x-admin': '1' })).toMatchObject({
+      name: 'admin',
+      url: '/admin/users',
+    });
+    expect(await seen(gateway.port, 'GET', '/../../public/x')).toMatchObject({
+      name: 'public',
+      url: '/public/x',
+    });
+  });
+
+  it('decodes percent-encoded unreserved characters before matching, and keeps reserved ones', async () => {
+    expect(await seen(gateway.port, 'GET', '/api/%69nternal/users')).toMatchObject({
+      name: 'internal',
+      url: '/api/internal/users',
+    });
+    // %2F stays encoded (a slash inside a segment), and so does the query.
+    expect(await seen(gateway.port, 'GET', '/api/a%2fb/%7euser?x=%69')).toMatchObject({
+      name: 'api',
+      url: '/a%2fb/~user?x=%69',
+    });
+  });
+});
+
 describe('sidecar listeners', () => {
   let orders: Upstream;
   let app: Upstream;

@@ -10,6 +10,7 @@ import {
   type CompiledRoute,
   compileRoutes,
   hostName,
+  normalizePath,
   type RouteTable,
   splitAbsolute,
   stripPrefix,
@@ -110,6 +111,12 @@ export class GatewayRouter {
       out.target = target;
       if (host !== absolute.authority) out.host = absolute.authority;
       host = absolute.authority;
+    }
+    // Match, strip and forward the normalised path, so the upstream serves what the route matched.
+    const normal = normalizePath(target);
+    if (normal !== target) {
+      target = normal;
+      out.target = normal;
     }
     const table = this.table;
     const compiled: CompiledRoute<RouteTarget> | undefined = table.match(

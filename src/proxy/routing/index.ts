@@ -1,3 +1,4 @@
+export { normalizePath } from './normalize.ts';
 export {
   type CompiledRoute,
   compileRoutes,
