@@ -4,6 +4,8 @@ import type { Instance, MeshChange, MeshSnapshot, Route, Service, ServicePolicy 
 export interface MeshView {
   /** Undefined until the first snapshot. */
   revision(): number | undefined;
+  /** The store the revision counts in, from the last snapshot; undefined from an older control plane. */
+  storeId(): string | undefined;
   /** The whole view as a snapshot; the same object until the next change. */
   snapshot(): MeshSnapshot | undefined;
   service(name: string): Service | undefined;
@@ -14,7 +16,7 @@ export interface MeshView {
   policy(service: string): ServicePolicy | undefined;
   /** Every gateway route, in no particular order; the same array until the routes change. */
   routes(): Route[];
-  /** Replaces everything with a snapshot. */
+  /** Replaces everything with a snapshot (of this store or another). */
   reset(snapshot: MeshSnapshot): void;
   /** Applies one change; returns false (and changes nothing) when it is older than the view. */
   apply(change: MeshChange): boolean;
@@ -22,6 +24,7 @@ export interface MeshView {
 
 export function createMeshView(): MeshView {
   let revision: number | undefined;
+  let storeId: string | undefined;
   const services = new Map<string, Service>();
   const instances = new Map<string, Instance>();
   const byService = new Map<string, Map<string, Instance>>();
@@ -56,10 +59,12 @@ export function createMeshView(): MeshView {
 
   return {
     revision: () => revision,
+    storeId: () => storeId,
     snapshot() {
       if (revision === undefined) return undefined;
       cached ??= {
         revision,
+        ...(storeId === undefined ? {} : { storeId }),
         services: [...services.values()],
         instances: [...instances.values()],
         policies: [...policies.values()],
@@ -84,6 +89,7 @@ export function createMeshView(): MeshView {
       for (const policy of snapshot.policies ?? []) policies.set(policy.service, policy);
       for (const route of snapshot.routes ?? []) routes.set(route.name, route);
       revision = snapshot.revision;
+      storeId = typeof snapshot.storeId === 'string' ? snapshot.storeId : undefined;
       cached = undefined;
       routeList = undefined;
     },

@@ -2,7 +2,9 @@
  * A subscription to the control plane's watch stream that keeps a last-known view of the mesh.
  * While the control plane is unreachable the view stays as it was (static stability) and the
  * watcher reconnects with exponential backoff and full jitter, resuming after the last revision it
- * applied; the server answers with the missed changes, or a fresh snapshot if they are gone.
+ * applied and naming the store that revision counts in; the server answers with the missed changes,
+ * or a fresh snapshot if they are gone or its store is another (an empty data dir, a replaced etcd),
+ * and the snapshot replaces the whole view.
  */
 import {
   type Clock,
@@ -33,7 +35,10 @@ import {
 export interface WatchMeshOptions {
   url: string;
   token?: string;
-  /** A full view arrived: the first one, or a replacement after a gap too long to replay. */
+  /**
+   * A full view arrived: the first one, or a replacement after a gap too long to replay or from a
+   * control plane on another store. What is not in it is gone from the view.
+   */
   onSnapshot?(snapshot: MeshSnapshot): void;
   /** One change, already applied to the view. */
   onChange?(change: MeshChange): void;
@@ -57,6 +62,8 @@ export interface MeshWatch {
   /** The last-known mesh; undefined until the first snapshot. Served unchanged while disconnected. */
   view(): MeshSnapshot | undefined;
   revision(): number | undefined;
+  /** The store the view's revision counts in (from the last snapshot), sent back on resume. */
+  storeId(): string | undefined;
   service(name: string): Service | undefined;
   instance(id: string): Instance | undefined;
   instancesOf(service: string): Instance[];
@@ -160,8 +167,7 @@ export function watchMesh(options: WatchMeshOptions): MeshWatch {
   }
 
   async function connectOnce(): Promise<void> {
-    const since = fresh ? undefined : meshView.revision();
-    const url = `${baseUrl}/api/v1/watch${since === undefined ? '' : `?revision=${since}`}`;
+    const url = `${baseUrl}/api/v1/watch${fresh ? '' : resumeQuery(meshView.revision(), meshView.storeId())}`;
     const stream = transport.stream(url, {
       headers,
       headTimeoutMs: connectTimeoutMs,
@@ -241,6 +247,7 @@ export function watchMesh(options: WatchMeshOptions): MeshWatch {
   return {
     view: () => meshView.snapshot(),
     revision: () => meshView.revision(),
+    storeId: () => meshView.storeId(),
     service: (name) => meshView.service(name),
     instance: (id) => meshView.instance(id),
     instancesOf: (service) => meshView.instancesOf(service),
@@ -275,4 +282,12 @@ export function watchMesh(options: WatchMeshOptions): MeshWatch {
       await transport.destroy();
     },
   };
+}
+
+/** `?revision=N&store=S`: resume after N when the server's store is still S (else a snapshot). */
+function resumeQuery(revision: number | undefined, storeId: string | undefined): string {
+  if (revision === undefined) return '';
+  return storeId === undefined
+    ? `?revision=${revision}`
+    : `?revision=${revision}&store=${encodeURIComponent(storeId)}`;
 }

@@ -10,4 +10,4 @@ export {
   createControlServer,
   type ListenAddress,
 } from './server.ts';
-export { createWatchHub, type WatchHub, type WatchHubOptions } from './watch.ts';
+export { createWatchHub, type ResumePoint, type WatchHub, type WatchHubOptions } from './watch.ts';

@@ -5,6 +5,11 @@
  * order, so a subscription is only a listener), but a change is serialized once and the same
  * string is written to every client. One timer pings all clients. A client whose socket buffer
  * grows past `maxBufferedBytes` is dropped: it reconnects and resumes from its last event id.
+ *
+ * Revisions count within one store. The snapshot carries the store's id (`storeId`), and a client
+ * resuming with `?store=<id>` that is not the current store's (the control plane came back on an
+ * empty data dir, or a replaced etcd) gets a snapshot rather than the changes after its revision
+ * in a history it never saw. A resume without the id is trusted, as before.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -22,13 +27,20 @@ export interface WatchHubOptions {
   retryMs?: number;
 }
 
+/** Where a client resumes: after `revision`, of the store `storeId` when it says which. */
+export interface ResumePoint {
+  revision: number;
+  storeId?: string;
+}
+
 export interface WatchHub {
   /**
-   * Takes over the response and streams until the client leaves or the hub closes. With
-   * `afterRevision`, sends only the changes after it when the registry still holds them;
-   * otherwise (or without it) sends a snapshot first. Throws NOT_READY once the hub is closed.
+   * Takes over the response and streams until the client leaves or the hub closes. With `resume`,
+   * sends only the changes after its revision when they are of this store and the registry still
+   * holds them; otherwise (or without it) sends a snapshot first. Throws NOT_READY once the hub is
+   * closed.
    */
-  attach(req: IncomingMessage, res: ServerResponse, afterRevision?: number): void;
+  attach(req: IncomingMessage, res: ServerResponse, resume?: ResumePoint): void;
   clientCount(): number;
   /** Ends every stream. */
   close(): void;
@@ -53,7 +65,7 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
 
   const clients = new Set<Client>();
   const frames = new Map<string, string>();
-  let snapshotFrame: { revision: number; frame: string } | undefined;
+  let snapshotFrame: { revision: number; storeId: string | undefined; frame: string } | undefined;
   let pingTimer: NodeJS.Timeout | undefined;
   let closed = false;
 
@@ -69,10 +81,16 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
   }
 
   function currentSnapshotFrame(): { revision: number; frame: string } {
-    if (snapshotFrame && snapshotFrame.revision === registry.revision()) return snapshotFrame;
+    if (
+      snapshotFrame &&
+      snapshotFrame.revision === registry.revision() &&
+      snapshotFrame.storeId === registry.storeId()
+    ) {
+      return snapshotFrame;
+    }
     const snapshot = registry.snapshot();
     const frame = `id: ${snapshot.revision}\nevent: snapshot\ndata: ${JSON.stringify(snapshot)}\n\n`;
-    snapshotFrame = { revision: snapshot.revision, frame };
+    snapshotFrame = { revision: snapshot.revision, storeId: snapshot.storeId, frame };
     return snapshotFrame;
   }
 
@@ -108,6 +126,18 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
     pingTimer = undefined;
   }
 
+  /** A revision of this store (when the client names one) that the registry has reached. */
+  function canResume(resume: ResumePoint): boolean {
+    if (resume.storeId !== undefined && resume.storeId !== registry.storeId()) {
+      logger.debug(
+        { clientStore: resume.storeId, storeId: registry.storeId(), revision: resume.revision },
+        'watch client resumes from another store; sending a snapshot',
+      );
+      return false;
+    }
+    return resume.revision <= registry.revision();
+  }
+
   function subscribe(client: Client, afterRevision: number): void {
     const listener = (change: MeshChange) => write(client, changeFrame(change));
     const subscription = registry.subscribe(listener, afterRevision);
@@ -117,7 +147,7 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
   }
 
   return {
-    attach(req, res, afterRevision) {
+    attach(req, res, resume) {
       if (closed)
         throw new MeshError('NOT_READY', 'the control plane is shutting down; reconnect to another node');
       res.writeHead(200, {
@@ -135,9 +165,9 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
       res.write(`retry: ${retryMs}\n\n`);
 
       try {
-        if (afterRevision !== undefined && afterRevision <= registry.revision()) {
+        if (resume && canResume(resume)) {
           try {
-            subscribe(client, afterRevision);
+            subscribe(client, resume.revision);
             return;
           } catch (error) {
             if (!isMeshError(error) || error.code !== 'COMPACTED') throw error;
@@ -189,11 +219,16 @@ function changeKey(change: MeshChange): string {
   }
 }
 
-/** The revision a client resumes from: `?revision=N`, else the `Last-Event-ID` header. */
-export function resumeRevision(req: IncomingMessage, query: URLSearchParams): number | undefined {
+/**
+ * Where a client resumes: the revision from `?revision=N`, else the `Last-Event-ID` header, and the
+ * store id from `?store=`. Undefined (a snapshot) without a valid revision.
+ */
+export function resumePoint(req: IncomingMessage, query: URLSearchParams): ResumePoint | undefined {
   const raw = query.get('revision') ?? req.headers['last-event-id'];
   const value = Array.isArray(raw) ? raw[0] : raw;
   if (value === undefined || value.trim() === '') return undefined;
   const revision = Number(value);
-  return Number.isSafeInteger(revision) && revision >= 0 ? revision : undefined;
+  if (!Number.isSafeInteger(revision) || revision < 0) return undefined;
+  const storeId = query.get('store');
+  return storeId === null || storeId === '' ? { revision } : { revision, storeId };
 }

@@ -6,6 +6,7 @@
  *   <prefix>policies/<service>          → ServicePolicy JSON (only services whose policy was set)
  *   <prefix>routes/<name>               → Route JSON
  *   <prefix>alert-rules/<name>          → AlertRuleDefinition JSON (read by alert-rules.ts, not the view)
+ *   <prefix>store-id                    → the store's identity, a random id written once (store-id.ts)
  * Service names, route names and instance ids never contain "/", so a key splits unambiguously.
  */
 export type ParsedKey =
@@ -22,6 +23,8 @@ export interface RegistryKeys {
   heartbeat(service: string, id: string): string;
   policy(service: string): string;
   route(name: string): string;
+  /** The key holding the store's identity (see store-id.ts); the view ignores it. */
+  readonly storeId: string;
   /** The prefix of every alert rule's key. */
   readonly alertRules: string;
   alertRule(name: string): string;
@@ -51,6 +54,7 @@ export function registryKeys(prefix = '/trellis/'): RegistryKeys {
     heartbeat: (service, id) => `${heartbeats}${service}/${id}`,
     policy: (service) => policies + service,
     route: (name) => routes + name,
+    storeId: `${root}store-id`,
     alertRules,
     alertRule: (name) => alertRules + name,
     parse(key) {

@@ -30,6 +30,7 @@ import {
   specFromRegistration,
 } from './records.ts';
 import { RevisionWaiters } from './revision-waiters.ts';
+import { ensureStoreId } from './store-id.ts';
 import type { ChangeSubscription, InstanceFilter, Registry, ServiceSummary } from './types.ts';
 import { RegistryView, type Versioned } from './view.ts';
 
@@ -68,6 +69,7 @@ class StoreRegistry implements Registry {
   private readonly view: RegistryView;
   private readonly historySize: number;
   private log!: ChangeLog;
+  private id!: string;
   private viewRevision = 0;
   private watch: Watch | undefined;
   /** Bumped whenever a watch is abandoned, so its late events are ignored. */
@@ -95,6 +97,8 @@ class StoreRegistry implements Registry {
     this.viewRevision = listed.revision;
     this.log = new ChangeLog(this.historySize, listed.revision);
     this.watch = await this.openWatch(listed.revision);
+    // After the watch, so that a new store's first write (this one) is not a change the log lacks.
+    this.id = await ensureStoreId(this.store, this.keys.storeId);
   }
 
   // ── writes ────────────────────────────────────────────────────────────────────────────────────
@@ -395,6 +399,7 @@ class StoreRegistry implements Registry {
   snapshot(): MeshSnapshot {
     return {
       revision: this.viewRevision,
+      storeId: this.id,
       services: [...this.view.services.values()].map((entry) => entry.value),
       instances: [...this.view.instances.values()].map((entry) => entry.value),
       policies: [...this.view.policies.values()].map((entry) => entry.value),
@@ -404,6 +409,10 @@ class StoreRegistry implements Registry {
 
   revision(): number {
     return this.viewRevision;
+  }
+
+  storeId(): string {
+    return this.id;
   }
 
   /** Replays the held changes after `afterRevision` synchronously, before returning. */
@@ -488,6 +497,7 @@ class StoreRegistry implements Registry {
       if (this.closed || generation !== this.generation) return;
       const changes = this.view.replace(listed.items, listed.revision);
       this.viewRevision = Math.max(this.viewRevision, listed.revision);
+      this.adoptStoreId(listed.items);
       for (const change of changes) this.emit(change);
       this.releaseWaiters();
       const watch = await this.openWatch(listed.revision);
@@ -503,6 +513,14 @@ class StoreRegistry implements Registry {
       this.logger.warn({ err: error, retryInMs: delay }, 'registry: could not list the store again');
       this.resyncTimer = this.clock.setTimeout(() => void this.resync(attempt + 1), delay);
     }
+  }
+
+  /** A store replaced under a running node (etcd restored from a backup) shows its id on a new list. */
+  private adoptStoreId(items: KeyValue[]): void {
+    const stored = items.find((kv) => kv.key === this.keys.storeId)?.value;
+    if (!stored || stored === this.id) return;
+    this.logger.warn({ previous: this.id, storeId: stored }, 'registry: the store has another id now');
+    this.id = stored;
   }
 
   private emit(change: MeshChange): void {

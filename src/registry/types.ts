@@ -75,6 +75,11 @@ export interface Registry {
   /** The store revision the view reflects. */
   revision(): number;
   /**
+   * The store's identity (see store-id.ts): revisions from a store with another id are not
+   * comparable with this one's, so a watch resuming with another id gets a snapshot.
+   */
+  storeId(): string;
+  /**
    * Delivers every change after `afterRevision` (default: now) in order. Throws COMPACTED when the
    * registry no longer holds changes that old; take a snapshot instead.
    */

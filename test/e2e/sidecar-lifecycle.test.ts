@@ -5,12 +5,12 @@
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, createServer, request as httpRequest, type Server } from 'node:http';
-import { connect, createServer as createTcpServer, type Socket, type Server as TcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ControlClient, createControlClient } from '../../src/client/index.ts';
 import { freePort } from '../helpers/ports.ts';
+import { startForwarder as startTcpForwarder } from '../helpers/tcp-forwarder.ts';
 import {
   eventually,
   kill,
@@ -49,7 +49,7 @@ async function startControl(cwd: string, port: number, dataDir: string): Promise
   return control;
 }
 
-function listen(server: Server | TcpServer, port: number): Promise<void> {
+function listen(server: Server, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => resolve());
@@ -118,37 +118,11 @@ async function startCallingApp(callee: string, outboundPort: () => number) {
   };
 }
 
-/** A TCP forwarder to 127.0.0.1:target that can be cut (refusing and dropping connections) and restored. */
+/** The shared forwarder, closed with the rest. */
 async function startForwarder(target: number) {
-  const port = await freePort();
-  const sockets = new Set<Socket>();
-  let server: TcpServer | undefined;
-  async function up(): Promise<void> {
-    const next = createTcpServer((client) => {
-      const upstream = connect(target, '127.0.0.1');
-      for (const socket of [client, upstream]) {
-        sockets.add(socket);
-        socket.on('error', () => {});
-        socket.on('close', () => {
-          sockets.delete(socket);
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await listen(next, port);
-    server = next;
-  }
-  async function down(): Promise<void> {
-    const closing = server;
-    server = undefined;
-    for (const socket of sockets) socket.destroy();
-    if (closing) await new Promise<void>((resolve) => closing.close(() => resolve()));
-  }
-  await up();
-  closers.push(down);
-  return { port, up, down };
+  const forwarder = await startTcpForwarder(target);
+  closers.push(forwarder.down);
+  return forwarder;
 }
 
 afterAll(async () => {

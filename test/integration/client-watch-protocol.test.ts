@@ -102,4 +102,44 @@ describe('watchMesh protocol handling', () => {
       await watch.close();
     }
   });
+
+  it("names its store when it resumes, and takes another store's snapshot whole, revision up or down", async () => {
+    const start = requests.length;
+    const snapshot = (revision: number, storeId: string, ids: string[]): MeshSnapshot => ({
+      revision,
+      storeId,
+      services: [],
+      instances: ids.map(instance),
+      policies: [],
+      routes: [],
+    });
+    scripts.push(
+      (res) => res.end(frame('snapshot', 5, snapshot(5, 'store-a', ['a', 'b']))),
+      // Another store, already past revision 5.
+      (res) => res.end(frame('snapshot', 9, snapshot(9, 'store/b', ['c']))),
+      // Yet another, still below 9.
+      (res) => res.end(frame('snapshot', 3, snapshot(3, 'store-c', ['d']))),
+      (res) => res.write(': idle\n\n'),
+    );
+    const seen: string[][] = [];
+    const watch = watchMesh({ url, backoff: { baseMs: 5, capMs: 20 } });
+    watch.subscribe(() => seen.push(watch.view()!.instances.map((each) => each.id)));
+    try {
+      await eventually(() => requests.length === start + 4);
+      expect(requests.slice(start)).toEqual([
+        '/api/v1/watch',
+        '/api/v1/watch?revision=5&store=store-a',
+        '/api/v1/watch?revision=9&store=store%2Fb',
+        '/api/v1/watch?revision=3&store=store-c',
+      ]);
+      // Each snapshot replaced the view, and subscribers saw the instances it no longer has go.
+      expect(seen).toEqual([['a', 'b'], ['c'], ['d']]);
+      expect(watch.instance('a')).toBeUndefined();
+      expect(watch.revision()).toBe(3);
+      expect(watch.storeId()).toBe('store-c');
+      expect(watch.view()!.storeId).toBe('store-c');
+    } finally {
+      await watch.close();
+    }
+  });
 });

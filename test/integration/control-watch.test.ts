@@ -102,6 +102,34 @@ describe('control plane: watch stream', () => {
     expect((await future.next()).event).toBe('snapshot');
   });
 
+  it("names its store in the snapshot, resumes within it, and answers another store's id with a snapshot", async () => {
+    const storeId = control.registry.storeId();
+    const first = await open();
+    const snapshot = JSON.parse((await first.next()).data) as MeshSnapshot;
+    expect(snapshot.storeId).toBe(storeId);
+    expect((await call(base, 'GET', '/api/v1/snapshot')).body.storeId).toBe(storeId);
+    await register(base, 's-1');
+
+    const same = await open(`/api/v1/watch?revision=${snapshot.revision}&store=${storeId}`);
+    await same.next(isChangeFor('s-1'));
+    expect(same.events.every((event) => event.event === 'change')).toBe(true);
+
+    // A revision this store has passed, but of another store: the whole view again.
+    const other = await open(`/api/v1/watch?revision=${snapshot.revision}&store=another-store`);
+    const fresh = await other.next();
+    expect(fresh.event).toBe('snapshot');
+    expect(JSON.parse(fresh.data)).toMatchObject({ storeId, revision: control.registry.revision() });
+    expect((JSON.parse(fresh.data) as MeshSnapshot).instances.map((i) => i.id)).toContain('s-1');
+
+    // `?store=` checks a Last-Event-ID resume too (an EventSource's URL can carry it).
+    const lastEventId = { 'last-event-id': String(snapshot.revision) };
+    const byHeader = await open(`/api/v1/watch?store=${storeId}`, lastEventId);
+    await byHeader.next(isChangeFor('s-1'));
+    expect(byHeader.events[0].event).toBe('change');
+    const byHeaderOther = await open('/api/v1/watch?store=another-store', lastEventId);
+    expect((await byHeaderOther.next()).event).toBe('snapshot');
+  });
+
   it('delivers a change quickly and pings idle streams', async () => {
     const stream = await open();
     await stream.next();

@@ -101,6 +101,31 @@ describe('registry on etcd', () => {
     });
   });
 
+  it('nodes on one etcd share one store id, kept across reconnects; a fresh etcd gets another', async () => {
+    const prefix = `t-${randomUUID()}/`;
+    // Both create it at once: the put-if-absent lets one win and the other read its id.
+    const [a, b] = await Promise.all([startNode(prefix, 'a'), startNode(prefix, 'b')]);
+    const id = a.registry.storeId();
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(b.registry.storeId()).toBe(id);
+    expect(b.registry.snapshot().storeId).toBe(id);
+    expect((await a.store.get('/trellis/store-id'))?.value).toBe(id);
+    await a.registry.close();
+    await a.store.close();
+    expect((await startNode(prefix, 'a-again')).registry.storeId()).toBe(id);
+
+    const fresh = await startEtcd();
+    try {
+      const store = await EtcdStore.connect({ endpoints: fresh.endpoints, prefix, logger });
+      const registry = await createRegistry({ store, logger });
+      expect(registry.storeId()).not.toBe(id);
+      await registry.close();
+      await store.close();
+    } finally {
+      await fresh.stop();
+    }
+  });
+
   it('one health checker leads; when it dies another takes over and keeps checking', async () => {
     const prefix = `t-${randomUUID()}/`;
     const a = await startNode(prefix, 'a');

@@ -176,7 +176,7 @@ describe('registry on the memory store', () => {
     expect(registry.getService('web')).toBeUndefined();
     expect(registry.listInstances().map((i) => i.id)).toEqual(['c']);
     const left = (await store.list('/trellis/')).items.map((kv) => kv.key);
-    expect(left.sort()).toEqual(['/trellis/instances/api/c', '/trellis/services/api']);
+    expect(left.sort()).toEqual(['/trellis/instances/api/c', '/trellis/services/api', '/trellis/store-id']);
     expect(await registry.deleteService('web')).toBe(false);
   });
 

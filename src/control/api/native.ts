@@ -4,7 +4,7 @@ import { type Instance, MeshError, type Service } from '../../core/index.ts';
 import type { Registry } from '../../registry/index.ts';
 import type { ApiDeps, ControlRouter } from '../context.ts';
 import { json } from '../http.ts';
-import { resumeRevision } from '../watch.ts';
+import { resumePoint } from '../watch.ts';
 import {
   countHealth,
   groupByService,
@@ -100,7 +100,7 @@ export function registerNativeRoutes(router: ControlRouter, deps: ApiDeps): void
 
     .add('GET', `${BASE}/watch`, ({ req, res, query }) => {
       if (req.method === 'HEAD') return json(null);
-      hub.attach(req, res, resumeRevision(req, query));
+      hub.attach(req, res, resumePoint(req, query));
       return undefined;
     });
 }

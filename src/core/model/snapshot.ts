@@ -5,6 +5,11 @@ import type { Service } from './service.ts';
 /** A consistent view of the registry at one store revision. */
 export interface MeshSnapshot {
   revision: number;
+  /**
+   * The identity of the store `revision` counts in; a resumed watch sends it back. Absent from
+   * control planes older than it (and from views built by hand).
+   */
+  storeId?: string;
   services: Service[];
   instances: Instance[];
   /** Only services whose policy was set; the others use the defaults. */

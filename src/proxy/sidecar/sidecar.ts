@@ -86,9 +86,10 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
   const unsubscribe = watch.subscribe(() => {
     if (watch.connected() && watch.instance(instanceId) === undefined) keeper.ensure();
   });
-  // The view alone cannot tell after a reconnection: a control plane restarted with an empty store
-  // whose revisions have passed ours replays only its later changes, so our view keeps the instance
-  // it lost. Each reconnection asks the control plane itself.
+  // The view alone cannot always tell after a reconnection: a control plane restarted with an empty
+  // store answers with a snapshot (its store id differs from the view's), but one older than store
+  // ids replays only the changes after our revision, so our view keeps the instance it lost. Each
+  // reconnection asks the control plane itself.
   onConnected = () => keeper.ensure();
 
   async function stop(): Promise<void> {
