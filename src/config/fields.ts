@@ -16,6 +16,7 @@ export const ADDRESS_PATTERN = /^[A-Za-z0-9.:_[\]-]+$/;
 export const ADDRESS_MESSAGE = 'must be a host name or an IP address';
 export const ADDRESS_MAX = 253;
 export const RATIO_MESSAGE = 'must be from 0 to 1';
+export const DURATION_MESSAGE = 'expected a duration such as 500ms or 10s, or a number of milliseconds';
 export const ACCESS_LOG_MESSAGE = 'expected off, stdout or a file path';
 export const ACCESS_LOG_NUL_MESSAGE = 'a file path cannot contain NUL';
 export const TAG_MAX = 128;
@@ -76,7 +77,7 @@ export function durationMs(
 ): Rule<number> {
   return (value) => {
     if (typeof value !== 'string' && typeof value !== 'number') {
-      throw new FieldProblem('expected a duration such as 500ms or 10s');
+      throw new FieldProblem(DURATION_MESSAGE);
     }
     let ms: number;
     try {

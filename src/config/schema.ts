@@ -12,8 +12,10 @@ import {
   MeshError,
   type PathMatch,
   parseDuration,
+  parseTimeout,
   RETRY_ON,
   type ServicePolicy,
+  TIMEOUT_MESSAGE,
 } from '../core/index.ts';
 import {
   ACCESS_LOG_MESSAGE,
@@ -22,6 +24,7 @@ import {
   ADDRESS_MESSAGE,
   ADDRESS_PATTERN,
   DEFAULT_BUSY_POLL_MS,
+  DURATION_MESSAGE,
   ID_MESSAGE,
   ID_PATTERN,
   METADATA_KEY_MAX,
@@ -43,14 +46,24 @@ export const port = z
   .min(1, 'ports are 1-65535')
   .max(65535, 'ports are 1-65535');
 
+/** A port to listen on: 0 lets the OS pick. */
+const listenPort = z
+  .number()
+  .int('must be an integer')
+  .min(0, 'ports are 0-65535')
+  .max(65535, 'ports are 0-65535');
+
 export const address = z
   .string()
   .min(1, 'required')
   .max(ADDRESS_MAX, `at most ${ADDRESS_MAX} characters`)
   .regex(ADDRESS_PATTERN, ADDRESS_MESSAGE);
 
+/** A string or a number, else "expected a duration…" (zod's own union message is a bare "Invalid input"). */
+const durationInput = z.union([z.string(), z.number()], { error: DURATION_MESSAGE });
+
 /** `500ms`, `10s`, `5m`, `1h`, or a number of milliseconds; the parsed value is milliseconds. */
-export const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+export const duration = durationInput.transform((value, ctx) => {
   try {
     return parseDuration(value);
   } catch (error) {
@@ -67,6 +80,20 @@ function durationBetween(minMs: number, maxMs: number) {
       .min(minMs, `at least ${formatDuration(minMs)}`)
       .max(maxMs, `at most ${formatDuration(maxMs)}`),
   );
+}
+
+/** A timeout: 0 (none), or a duration from 1 ms to `maxMs`; below 1 ms is refused (see parseTimeout). */
+function timeoutUpTo(maxMs: number) {
+  return durationInput
+    .transform((value, ctx) => {
+      try {
+        return parseTimeout(value);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.number().max(maxMs, `at most ${formatDuration(maxMs)}`));
 }
 
 function intBetween(min: number, max: number) {
@@ -98,8 +125,8 @@ export const checkInput = z
       .default({}),
     interval: duration.default(10_000),
     timeout: duration.default(2_000),
-    successesBeforeHealthy: z.number().int().min(1).max(100).default(1),
-    failuresBeforeUnhealthy: z.number().int().min(1).max(100).default(3),
+    successesBeforeHealthy: intBetween(1, 100).default(1),
+    failuresBeforeUnhealthy: intBetween(1, 100).default(3),
     deregisterAfter: duration.default(0),
   })
   .strict()
@@ -108,7 +135,7 @@ export const checkInput = z
     if (kinds !== 1)
       ctx.addIssue({ code: 'custom', message: 'a check needs exactly one of http, tcp or ttl' });
     if (check.interval < 100) ctx.addIssue({ code: 'custom', path: ['interval'], message: 'at least 100ms' });
-    if (check.timeout <= 0) ctx.addIssue({ code: 'custom', path: ['timeout'], message: 'must be positive' });
+    if (check.timeout < 1) ctx.addIssue({ code: 'custom', path: ['timeout'], message: 'at least 1ms' });
     if (check.ttl !== undefined && check.ttl < 100) {
       ctx.addIssue({ code: 'custom', path: ['ttl'], message: 'at least 100ms' });
     }
@@ -124,7 +151,7 @@ export const instanceRegistration = z
     port,
     tags: tags.default([]),
     metadata: metadata.default({}),
-    weight: z.number().int().min(0).max(10_000).default(100),
+    weight: intBetween(0, 10_000).default(100),
     zone: z.string().min(1).max(64).optional(),
     version: z.string().min(1).max(64).optional(),
     check: checkInput.optional(),
@@ -146,12 +173,12 @@ export type ServiceDefinition = z.infer<typeof serviceDefinition>;
 export const seedRegistration = z.object({
   service_name: serviceName,
   address,
-  port: z.coerce.number().pipe(port),
+  port: z.coerce.number({ error: 'ports are 1-65535' }).pipe(port),
   tags: tags.default([]),
   metadata: z
     .record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String))
     .default({}),
-  weight: z.number().int().min(0).max(10_000).default(100),
+  weight: intBetween(0, 10_000).default(100),
   health_check: z.string().min(1).optional(),
 });
 export type SeedRegistration = z.infer<typeof seedRegistration>;
@@ -215,7 +242,8 @@ const retryFields = z
       .array(statusCode)
       .max(100, 'at most 100 status codes')
       .transform((codes) => [...new Set(codes)]),
-    perTryTimeoutMs: durationBetween(0, HOUR),
+    /** 0 disables. */
+    perTryTimeoutMs: timeoutUpTo(HOUR),
     backoffBaseMs: durationBetween(1, 60_000),
     backoffMaxMs: durationBetween(1, 10 * 60_000),
     maxBufferedBodyBytes: intBetween(0, 64 * 1024 * 1024),
@@ -226,9 +254,9 @@ const retryFields = z
 const timeoutFields = z
   .object({
     /** 0 disables. */
-    requestMs: durationBetween(0, 24 * HOUR),
+    requestMs: timeoutUpTo(24 * HOUR),
     /** 0 disables. */
-    idleMs: durationBetween(0, 24 * HOUR),
+    idleMs: timeoutUpTo(24 * HOUR),
   })
   .strict();
 
@@ -336,31 +364,53 @@ export function resolvePolicy(
 // ── the seed mesh's runtime configuration (POST /api/v1/mesh/v2/configure/{kind}) ─────────────────
 
 /** A number, or digits in a string (the seed's clients send both). */
-const seedNumber = z.union([
-  z.number(),
-  z
-    .string()
-    .regex(/^-?\d+(\.\d+)?$/, 'expected a number')
-    .transform(Number),
-]);
+const seedNumber = z.union(
+  [
+    z.number(),
+    z
+      .string()
+      .regex(/^-?\d+(\.\d+)?$/, 'expected a number')
+      .transform(Number),
+  ],
+  { error: 'expected a number' },
+);
 
-/** Seconds as a number (`1.5`) or numeric string, or a duration string (`1500ms`); the value is ms. */
-const seedSeconds = z.union([z.number(), z.string()]).transform((value, ctx) => {
-  const text = typeof value === 'string' ? value.trim() : undefined;
-  const seconds = text === undefined ? value : /^\d+(\.\d+)?$/.test(text) ? Number(text) : undefined;
-  if (seconds !== undefined) {
-    if (typeof seconds === 'number' && Number.isFinite(seconds) && seconds >= 0)
-      return Math.round(seconds * 1000);
-    ctx.addIssue({ code: 'custom', message: 'expected a number of seconds, at least 0' });
-    return z.NEVER;
-  }
-  try {
-    return parseDuration(text!);
-  } catch {
-    ctx.addIssue({ code: 'custom', message: 'expected a number of seconds, or a duration such as 500ms' });
-    return z.NEVER;
-  }
-});
+const SEED_SECONDS_MESSAGE = 'expected a number of seconds, or a duration such as 500ms';
+
+/**
+ * Seconds as a number (`1.5`) or numeric string, or a duration string (`1500ms`); the value is ms.
+ * A `timeout` is 0 (none) or at least 1 ms: less is refused, not rounded to 0 (see parseTimeout).
+ */
+function seedSeconds(kind: 'duration' | 'timeout' = 'duration') {
+  return z.union([z.number(), z.string()], { error: SEED_SECONDS_MESSAGE }).transform((value, ctx) => {
+    const text = typeof value === 'string' ? value.trim() : undefined;
+    const seconds = text === undefined ? value : /^\d+(\.\d+)?$/.test(text) ? Number(text) : undefined;
+    if (seconds !== undefined) {
+      if (typeof seconds === 'number' && Number.isFinite(seconds) && seconds >= 0) {
+        const ms = seconds * 1000;
+        if (kind === 'timeout' && ms > 0 && ms < 1) {
+          ctx.addIssue({ code: 'custom', message: `${TIMEOUT_MESSAGE}, got ${seconds} seconds` });
+          return z.NEVER;
+        }
+        return Math.round(ms);
+      }
+      ctx.addIssue({ code: 'custom', message: 'expected a number of seconds, at least 0' });
+      return z.NEVER;
+    }
+    try {
+      parseDuration(text!);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: SEED_SECONDS_MESSAGE });
+      return z.NEVER;
+    }
+    try {
+      return kind === 'timeout' ? parseTimeout(text!) : parseDuration(text!);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      return z.NEVER;
+    }
+  });
+}
 
 /** The seed's strategy names; the kebab-case balancer names are accepted too. */
 export const SEED_STRATEGIES = [
@@ -388,7 +438,7 @@ export const seedLoadBalancerConfig = z.object({ service_name: serviceName, stra
 export const seedCircuitBreakerConfig = z.object({
   service_name: serviceName,
   failure_threshold: seedNumber.optional(),
-  recovery_timeout: seedSeconds.optional(),
+  recovery_timeout: seedSeconds().optional(),
   half_open_requests: seedNumber.optional(),
   failure_ratio: seedNumber.optional(),
 });
@@ -397,15 +447,15 @@ export const seedRetryConfig = z.object({
   service_name: serviceName,
   max_attempts: seedNumber.optional(),
   retry_on: seedRetryOn.optional(),
-  per_try_timeout: seedSeconds.optional(),
-  backoff_base: seedSeconds.optional(),
-  backoff_max: seedSeconds.optional(),
+  per_try_timeout: seedSeconds('timeout').optional(),
+  backoff_base: seedSeconds().optional(),
+  backoff_max: seedSeconds().optional(),
 });
 
 export const seedTimeoutConfig = z.object({
   service_name: serviceName,
-  request_timeout: seedSeconds.optional(),
-  idle_timeout: seedSeconds.optional(),
+  request_timeout: seedSeconds('timeout').optional(),
+  idle_timeout: seedSeconds('timeout').optional(),
 });
 
 // ── gateway routes ───────────────────────────────────────────────────────────────────────────────
@@ -579,7 +629,9 @@ export const seedCallRequest = z.object({
     .default('/'),
   headers: z.record(headerName, headerValue).default({}),
   body: z.unknown().optional(),
-  timeout: seedSeconds.pipe(z.number().min(1, 'at least 1ms').max(300_000, 'at most 300 seconds')).optional(),
+  timeout: seedSeconds()
+    .pipe(z.number().min(1, 'at least 1ms').max(300_000, 'at most 300 seconds'))
+    .optional(),
 });
 export type SeedCallRequest = z.output<typeof seedCallRequest>;
 
@@ -818,7 +870,7 @@ const storeUrl = z
 export const controlSettings = z
   .object({
     host: z.string().min(1).default('127.0.0.1'),
-    port: z.number().int().min(0).max(65535).default(7400),
+    port: listenPort.default(7400),
     dataDir: z.string().min(1).default('./.trellis'),
     store: storeUrl.default('memory'),
     adminToken: z.string().min(16, 'an admin token has at least 16 characters').optional(),
@@ -842,7 +894,7 @@ export const gatewaySettings = z
     enabled: z.boolean().default(true),
     host: z.string().min(1).default('127.0.0.1'),
     /** 0 picks a free port. */
-    port: z.number().int().min(0).max(65535).default(7480),
+    port: listenPort.default(7480),
     /** How long stopping waits for exchanges in progress. */
     drainTimeout: durationBetween(0, 10 * 60_000).default(5_000),
     /**

@@ -41,6 +41,7 @@ export function createRegistrySource(
 
   return {
     instancesOf: (service) => registry.listInstances({ service }),
+    serviceNames: () => new Set(registry.listInstances().map((instance) => instance.service)),
     // Undefined for a service without a stored policy, so the proxy applies its own default.
     policy: (service): ServicePolicy | undefined =>
       registry.hasPolicy(service) ? registry.getPolicy(service) : undefined,

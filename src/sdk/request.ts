@@ -1,7 +1,7 @@
 /** From `mesh.fetch()` arguments to a MeshRequest, and from a MeshRequest to what undici sends. */
 import { Readable } from 'node:stream';
 import { Headers } from 'undici';
-import { HOP_BY_HOP_HEADERS, MeshError, parseDuration } from '../core/index.ts';
+import { HOP_BY_HOP_HEADERS, MeshError, parseTimeout } from '../core/index.ts';
 import { parentHeaders } from './tracing.ts';
 import type { MeshBody, MeshFetchInit, MeshRequest } from './types.ts';
 
@@ -15,7 +15,8 @@ export function createMeshRequest(service: string, path: string, init: MeshFetch
   let timeoutMs: number | undefined;
   if (init.timeout !== undefined) {
     try {
-      timeoutMs = parseDuration(init.timeout);
+      // 0 is none; below 1 ms is refused, as in policies (it would otherwise round to none).
+      timeoutMs = parseTimeout(init.timeout);
     } catch (error) {
       throw badRequest('timeout', (error as Error).message);
     }

@@ -348,6 +348,15 @@ describe('invocation on the control plane', { timeout: 60_000 }, () => {
       expect(seen).toMatchObject({ method: 'PATCH', url: '/?q=1', body: 'x' });
     });
 
+    it('resolves the service name case-insensitively, as DNS names are, on both forms', async () => {
+      const dapr = await fetch(`${node.url}/v1.0/invoke/Main/method/items`);
+      expect(dapr.status).toBe(200);
+      expect(dapr.headers.get('x-upstream')).toBe('main');
+      const res = await call(node.url, 'POST', '/api/v1/mesh/v2/call', { service_name: 'MAIN', path: '/x' });
+      expect(res.body).toMatchObject({ status_code: 200, headers: { 'x-upstream': 'main' } });
+      expect(JSON.parse(res.body.body).headers.host).toBe('MAIN');
+    });
+
     it('answers mesh failures as mesh errors and a malformed path as 404', async () => {
       const unknown = await fetch(`${node.url}/v1.0/invoke/nowhere/method/x`);
       expect(unknown.status).toBe(503);

@@ -120,6 +120,35 @@ describe('control plane: service policies', () => {
     expect((await call(base, 'GET', '/api/v1/services/ghost')).status).toBe(404);
   });
 
+  it('refuses a timeout below 1 ms (it would round to none) and says what a duration is', async () => {
+    await call(base, 'PUT', policyPath('quick'), { timeout: { requestMs: '2s' } });
+    const before = (await call(base, 'GET', policyPath('quick'))).body;
+    const sub = await call(base, 'PATCH', policyPath('quick'), {
+      timeout: { requestMs: '500us', idleMs: 0.5 },
+      retry: { perTryTimeoutMs: '0.4ms' },
+    });
+    expect(sub.status).toBe(400);
+    expect(sub.body.error).toEqual({
+      code: 'BAD_REQUEST',
+      message: 'invalid policy: retry.perTryTimeoutMs: a timeout is 0 (none) or at least 1ms, got "0.4ms"',
+      details: [
+        { path: 'retry.perTryTimeoutMs', message: 'a timeout is 0 (none) or at least 1ms, got "0.4ms"' },
+        { path: 'timeout.requestMs', message: 'a timeout is 0 (none) or at least 1ms, got "500us"' },
+        { path: 'timeout.idleMs', message: 'a timeout is 0 (none) or at least 1ms, got 0.5' },
+      ],
+    });
+    const wrongType = await call(base, 'PATCH', policyPath('quick'), { timeout: { idleMs: true } });
+    expect(wrongType.body.error.details).toEqual([
+      {
+        path: 'timeout.idleMs',
+        message: 'expected a duration such as 500ms or 10s, or a number of milliseconds',
+      },
+    ]);
+    expect((await call(base, 'GET', policyPath('quick'))).body).toEqual(before);
+    const off = await call(base, 'PATCH', policyPath('quick'), { timeout: { requestMs: 0, idleMs: '1ms' } });
+    expect(off.body.timeout).toEqual({ requestMs: 0, idleMs: 1 });
+  });
+
   it('DELETE goes back to the defaults; GET /api/v1/policies lists only stored ones', async () => {
     await call(base, 'PUT', policyPath('resettable'), { retry: { maxAttempts: 5 } });
     const listed = await call(base, 'GET', '/api/v1/policies');
@@ -268,6 +297,34 @@ describe('control plane: service policies', () => {
       expect(seconds.body.error.details[0].path).toBe('request_timeout');
       const name = await configure('timeout', { request_timeout: 1 });
       expect(name.body.error.details[0].path).toBe('service_name');
+      expect((await call(base, 'GET', policyPath('seeded'))).body).toEqual(before);
+    });
+
+    it('refuses a timeout below 1 ms rather than rounding it to none, naming the seed field', async () => {
+      const before = (await call(base, 'GET', policyPath('seeded'))).body;
+      const request = await configure('timeout', { service_name: 'seeded', request_timeout: 0.0004 });
+      expect(request.status).toBe(400);
+      expect(request.body.error).toEqual({
+        code: 'BAD_REQUEST',
+        message:
+          'invalid configuration: request_timeout: a timeout is 0 (none) or at least 1ms, got 0.0004 seconds',
+        details: [
+          { path: 'request_timeout', message: 'a timeout is 0 (none) or at least 1ms, got 0.0004 seconds' },
+        ],
+      });
+      const idle = await configure('timeout', { service_name: 'seeded', idle_timeout: '500us' });
+      expect(idle.body.error.details).toEqual([
+        { path: 'idle_timeout', message: 'a timeout is 0 (none) or at least 1ms, got "500us"' },
+      ]);
+      const perTry = await configure('retry', { service_name: 'seeded', per_try_timeout: '0.0001' });
+      expect(perTry.body.error.details[0].path).toBe('per_try_timeout');
+      const wrongType = await configure('circuit_breaker', {
+        service_name: 'seeded',
+        failure_threshold: 'many',
+      });
+      expect(wrongType.body.error.details).toEqual([
+        { path: 'failure_threshold', message: 'expected a number' },
+      ]);
       expect((await call(base, 'GET', policyPath('seeded'))).body).toEqual(before);
     });
 

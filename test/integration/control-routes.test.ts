@@ -115,6 +115,20 @@ describe('control plane: gateway routes', () => {
     });
     expect(strip.body.error.details[0].path).toBe('stripPrefix');
 
+    const subMs = await call(base, 'PUT', '/api/v1/routes/api', {
+      ...api,
+      timeout: { requestMs: '500us' },
+      retry: { perTryTimeoutMs: true },
+    });
+    expect(subMs.status).toBe(400);
+    expect(subMs.body.error.details).toEqual([
+      { path: 'timeout.requestMs', message: 'a timeout is 0 (none) or at least 1ms, got "500us"' },
+      {
+        path: 'retry.perTryTimeoutMs',
+        message: 'expected a duration such as 500ms or 10s, or a number of milliseconds',
+      },
+    ]);
+
     const renamed = await call(base, 'PUT', '/api/v1/routes/api', { ...api, name: 'other' });
     expect(renamed.status).toBe(400);
     expect(renamed.body.error.message).toBe('invalid route: name: must be "api" (the name in the path)');

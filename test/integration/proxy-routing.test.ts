@@ -316,3 +316,129 @@ describe('sidecar listeners', () => {
     }
   });
 });
+
+/** One request with header lines as given (repeats allowed), to a listener; what the echo upstream saw. */
+async function seenRaw(port: number, path: string, lines: Array<[string, string]>) {
+  const head = lines.map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  const [response] = parseResponses(
+    await rawExchange(port, `GET ${path} HTTP/1.1\r\n${head}connection: close\r\n\r\n`),
+  );
+  if (response?.status !== 200)
+    return { status: response?.status, code: response?.headers['x-trellis-error'] };
+  const body = JSON.parse(response.body);
+  return { status: 200, name: body.name as string, url: body.url as string, host: body.headers.host };
+}
+
+describe('names as DNS has them, and repeated headers as Envoy reads them', () => {
+  const upstreams: Upstream[] = [];
+  let proxy: TrellisProxy;
+  let gateway: ProxyListener;
+  let outbound: ProxyListener;
+  let source: StaticSource;
+  const names = ['Billing', 'dup', 'Dup', 'orders', 'flags', 'LATE'];
+  const instances = () => names.map((name, i) => instance(name, upstreams[i]!.port));
+
+  beforeAll(async () => {
+    for (const name of names) upstreams.push(await startUpstream(echo(name)));
+    ({ proxy, source, gateway } = await startTestGateway({
+      // LATE registers later, in a test.
+      instances: instances().filter((i) => i.service !== 'LATE'),
+      routes: [
+        route('shop', 'orders', { hosts: ['shop.example.com'], path: { prefix: '/' } }),
+        route('wild', 'dup', { hosts: ['*.example.com'], path: { prefix: '/' } }),
+        route(
+          'canary',
+          'flags',
+          { path: { prefix: '/flags' }, headers: [{ name: 'x-flags', regex: '(.*,)?canary(,.*)?' }] },
+          { priority: 1 },
+        ),
+        route('stable', 'orders', { path: { prefix: '/flags' } }),
+        route('both', 'flags', { path: { exact: '/both' }, headers: [{ name: 'x-tag', exact: 'a,b' }] }),
+        route('billing', 'billing', { path: { prefix: '/billing' } }),
+        route('late', 'late', { path: { prefix: '/late' } }),
+      ],
+    }));
+    outbound = await proxy.outbound({ port: 0 });
+  });
+
+  afterAll(() => closeAll(proxy, ...upstreams));
+
+  it('outbound: a service registered as Billing is reached as Billing, billing or BILLING, in every form', async () => {
+    for (const host of ['Billing', 'billing', 'BILLING:7481']) {
+      expect(await seen(outbound.port, 'GET', '/x', { host })).toMatchObject({ name: 'Billing', host });
+    }
+    const proxied = await request(outbound.port, 'GET', 'http://BILLING/items', { headers: { host: 'x' } });
+    expect(JSON.parse(proxied.body)).toMatchObject({ name: 'Billing', url: '/items' });
+    for (const service of ['billing', 'BILLING', 'Billing']) {
+      expect(await seen(outbound.port, 'GET', `/v1.0/invoke/${service}/method/x`)).toMatchObject({
+        name: 'Billing',
+        url: '/x',
+      });
+    }
+  });
+
+  it('outbound: the name as written wins, then the lowercase one among names differing in case', async () => {
+    expect(await seen(outbound.port, 'GET', '/', { host: 'Dup' })).toMatchObject({ name: 'Dup' });
+    expect(await seen(outbound.port, 'GET', '/', { host: 'dup' })).toMatchObject({ name: 'dup' });
+    expect(await seen(outbound.port, 'GET', '/', { host: 'DUP' })).toMatchObject({ name: 'dup' });
+    expect(await seen(outbound.port, 'GET', '/', { host: 'nobody' })).toEqual({
+      status: 503,
+      code: 'NO_HEALTHY_UPSTREAM',
+    });
+  });
+
+  it('outbound: a trailing dot (an absolute DNS name) addresses the same service', async () => {
+    expect(await seen(outbound.port, 'GET', '/a', { host: 'orders.' })).toMatchObject({ name: 'orders' });
+    expect(await seen(outbound.port, 'GET', '/a', { host: 'Orders.:7481' })).toMatchObject({
+      name: 'orders',
+      host: 'Orders.:7481',
+    });
+    const proxied = await request(outbound.port, 'GET', 'http://orders./items', { headers: { host: 'x' } });
+    expect(JSON.parse(proxied.body)).toMatchObject({ name: 'orders', url: '/items' });
+  });
+
+  it('gateway: matches hosts without their trailing dot', async () => {
+    expect(await seen(gateway.port, 'GET', '/x', { host: 'shop.example.com.' })).toMatchObject({
+      name: 'orders',
+    });
+    expect(await seen(gateway.port, 'GET', '/x', { host: 'Shop.Example.COM.:7480' })).toMatchObject({
+      name: 'orders',
+    });
+    expect(await seen(gateway.port, 'GET', '/x', { host: 'blog.example.com.' })).toMatchObject({
+      name: 'dup',
+    });
+    const proxied = await request(gateway.port, 'GET', 'http://shop.example.com./cart');
+    expect(JSON.parse(proxied.body)).toMatchObject({ name: 'orders', url: '/cart' });
+  });
+
+  it('gateway: matches a repeated header by all its values joined with ","', async () => {
+    const host: [string, string] = ['host', 'gw'];
+    expect(
+      await seenRaw(gateway.port, '/flags', [host, ['x-flags', 'stable'], ['X-Flags', 'canary']]),
+    ).toMatchObject({
+      name: 'flags',
+    });
+    expect(await seenRaw(gateway.port, '/flags', [host, ['x-flags', 'stable']])).toMatchObject({
+      name: 'orders',
+    });
+    expect(
+      await seenRaw(gateway.port, '/both', [host, ['x-tag', 'a'], ['accept', '*/*'], ['x-tag', 'b']]),
+    ).toMatchObject({
+      name: 'flags',
+    });
+    expect(await seenRaw(gateway.port, '/both', [host, ['x-tag', 'a']])).toEqual({
+      status: 404,
+      code: 'NO_ROUTE',
+    });
+  });
+
+  it("gateway: a route's service resolves case-insensitively, also when it registers later", async () => {
+    expect(await seen(gateway.port, 'GET', '/billing/1')).toMatchObject({
+      name: 'Billing',
+      url: '/billing/1',
+    });
+    expect(await seen(gateway.port, 'GET', '/late')).toEqual({ status: 503, code: 'NO_HEALTHY_UPSTREAM' });
+    source.update({ instances: instances() });
+    await eventually(async () => (await seen(gateway.port, 'GET', '/late')).name === 'LATE');
+  });
+});

@@ -8,6 +8,11 @@ import type { Instance, Route, ServicePolicy } from '../../core/index.ts';
 export interface DiscoverySource {
   /** Every instance of the service, whatever its health. */
   instancesOf(service: string): readonly Instance[];
+  /**
+   * The names of the services that have at least one instance, to resolve a name written in another
+   * case (`Orders` for `orders`); read at most once per change, and only when a name needs it.
+   */
+  serviceNames(): Iterable<string>;
   /** The service's policy; undefined means the proxy's default policy. */
   policy(service: string): ServicePolicy | undefined;
   /** The gateway's routes, in any order. */

@@ -39,6 +39,7 @@ export function createStaticSource(input: StaticSourceInput = {}): StaticSource 
   set(input);
   return {
     instancesOf: (service) => byService.get(service) ?? [],
+    serviceNames: () => byService.keys(),
     policy: (service) => policies.get(service) ?? defaultPolicy?.(service),
     routes: () => routes,
     onChange: (listener) => listeners.add(listener),

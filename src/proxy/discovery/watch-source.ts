@@ -87,6 +87,7 @@ export function createWatchSource(
 
   return {
     instancesOf: (service) => watch.instancesOf(service),
+    serviceNames: () => new Set((watch.view()?.instances ?? []).map((instance) => instance.service)),
     policy(service) {
       const policy = typeof watch.policy === 'function' ? watch.policy(service) : policyFromView(service);
       return policy ?? defaultPolicy(service);

@@ -43,8 +43,10 @@ class RouteTarget implements RouteStatsHolder {
   readonly routeName: string;
   readonly httpRoute: string | undefined;
   private cluster: Cluster | undefined = undefined;
+  private generation = -1;
   private settings: ExchangeSettings | undefined = undefined;
   private settingsVersion = -1;
+  private settingsOf: Cluster | undefined = undefined;
   private readonly overrides: boolean;
 
   constructor(
@@ -59,14 +61,22 @@ class RouteTarget implements RouteStatsHolder {
 
   clusterOf(): Cluster | undefined {
     // Routes are configuration, so a cluster per routed service is bounded: create it even when the
-    // service has no instance yet.
-    this.cluster ??= this.clusters.get(this.route.service, true);
+    // service has no instance yet. Asked again after a change of the mesh: the service may since have
+    // registered under the same name in another case (names resolve case-insensitively).
+    if (this.generation !== this.clusters.generation) {
+      this.generation = this.clusters.generation;
+      this.cluster = this.clusters.get(this.route.service, true);
+    }
     return this.cluster;
   }
 
   settingsFor(cluster: Cluster): ExchangeSettings {
     if (!this.overrides) return cluster.settings;
-    if (this.settingsVersion !== cluster.version || this.settings === undefined) {
+    if (
+      this.settingsVersion !== cluster.version ||
+      this.settingsOf !== cluster ||
+      this.settings === undefined
+    ) {
       try {
         this.settings = exchangeSettings(cluster.policy, this.route);
       } catch (error) {
@@ -74,6 +84,7 @@ class RouteTarget implements RouteStatsHolder {
         this.settings = cluster.settings;
       }
       this.settingsVersion = cluster.version;
+      this.settingsOf = cluster;
     }
     return this.settings;
   }

@@ -4,13 +4,7 @@ import type { DiscoverySource } from '../discovery/index.ts';
 import type { Resolution } from '../engine/index.ts';
 import { MESH_ERRORS } from '../error-responses.ts';
 import type { RequestHead } from '../http1/index.ts';
-import {
-  type AbsoluteTarget,
-  type DaprTarget,
-  hostName,
-  splitAbsolute,
-  splitDapr,
-} from '../routing/index.ts';
+import { type AbsoluteTarget, type DaprTarget, hostOf, splitAbsolute, splitDapr } from '../routing/index.ts';
 import { ClusterManager } from '../upstream/index.ts';
 import { type ListenerOptions, listen, type ProxyListener } from './listener.ts';
 
@@ -26,7 +20,8 @@ export interface OutboundListenerOptions extends ListenerOptions {
  * The sidecar's outbound resolver: the app names the service (a) Dapr style,
  * `/v1.0/invoke/{service}/method/{path}` → `/{path}`; (b) as an HTTP proxy, with an absolute-form
  * target `http://orders/items` → `/items` (the app sets HTTP_PROXY); or (c) by the Host header,
- * `orders` or `orders:port`.
+ * `orders` or `orders:port`. A trailing dot is dropped (`orders.`) and the name is passed as written:
+ * the cluster manager resolves it case-insensitively, as DNS names are (`Orders`, `ORDERS`).
  */
 export class OutboundRouter {
   private readonly absolute: AbsoluteTarget = { authority: '', path: '' };
@@ -42,14 +37,14 @@ export class OutboundRouter {
         service = this.dapr.service;
         out.target = this.dapr.path;
       } else if (head.host !== undefined) {
-        service = hostName(head.host);
+        service = hostOf(head.host);
       } else {
         out.error = MESH_ERRORS.notAService;
         return;
       }
     } else if (splitAbsolute(target, this.absolute)) {
       const authority = this.absolute.authority;
-      service = hostName(authority);
+      service = hostOf(authority);
       out.target = this.absolute.path;
       if (head.host !== authority) out.host = authority;
     } else {

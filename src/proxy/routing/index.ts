@@ -3,6 +3,7 @@ export {
   type CompiledRoute,
   compileRoutes,
   type HeaderSource,
+  headerValues,
   type RouteCompileError,
   RouteTable,
   stripPrefix,
@@ -13,6 +14,7 @@ export {
   DAPR_PREFIX,
   type DaprTarget,
   hostName,
+  hostOf,
   splitAbsolute,
   splitDapr,
 } from './target.ts';

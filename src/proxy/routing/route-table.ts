@@ -1,9 +1,8 @@
 import type { HeaderMatch, Route } from '../../core/index.ts';
+import { HEADER_STRIDE, type HeadView } from '../http1/index.ts';
 
-/** Where header conditions read from (the parsed request head). */
-export interface HeaderSource {
-  getHeader(name: string): string | undefined;
-}
+/** Where header conditions read from: the parsed request head's header offsets. */
+export type HeaderSource = Pick<HeadView, 'buf' | 'base' | 'headers' | 'headerCount' | 'headerValue'>;
 
 /** A route prepared for matching, with `data` attached by the caller at compile time. */
 export interface CompiledRoute<T> {
@@ -325,14 +324,47 @@ function accepts<T>(route: CompiledRoute<T>, method: string, head: HeaderSource)
   const headers = route.headers;
   if (headers === null) return true;
   for (const condition of headers) {
-    const value = head.getHeader(condition.name);
     if (condition.present !== undefined) {
-      if ((value !== undefined) !== condition.present) return false;
+      if (findHeader(head, condition.name, 0) >= 0 !== condition.present) return false;
       continue;
     }
+    const value = headerValues(head, condition.name);
     if (value === undefined) return false;
     if (condition.exact !== undefined && value !== condition.exact) return false;
     if (condition.regex !== undefined && !condition.regex.test(value)) return false;
   }
   return true;
+}
+
+/**
+ * Every value of the header `name` (lowercase) in order, joined with "," as Envoy joins a repeated
+ * header before matching it (`x-tag: a` and `x-tag: b` read `a,b`); undefined when absent. A header
+ * sent once costs its value's string and nothing else.
+ */
+export function headerValues(head: HeaderSource, name: string): string | undefined {
+  const first = findHeader(head, name, 0);
+  if (first < 0) return undefined;
+  let value = head.headerValue(first);
+  for (let i = findHeader(head, name, first + 1); i >= 0; i = findHeader(head, name, i + 1)) {
+    value = `${value},${head.headerValue(i)}`;
+  }
+  return value;
+}
+
+/** The index of the first header at or after `from` named `name` (lowercase), compared in place; -1 if none. */
+function findHeader(head: HeaderSource, name: string, from: number): number {
+  const { buf, base, headers } = head;
+  const length = name.length;
+  next: for (let i = from; i < head.headerCount; i++) {
+    const o = i * HEADER_STRIDE;
+    const start = base + headers[o]!;
+    if (base + headers[o + 1]! - start !== length) continue;
+    for (let k = 0; k < length; k++) {
+      let c = buf[start + k]!;
+      if (c >= 65 && c <= 90) c |= 0x20;
+      if (c !== name.charCodeAt(k)) continue next;
+    }
+    return i;
+  }
+  return -1;
 }

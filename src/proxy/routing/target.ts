@@ -30,8 +30,12 @@ export function splitAbsolute(target: string, out: AbsoluteTarget): boolean {
   return true;
 }
 
-/** The host of a Host value or authority, lowercase, without the port (`[::1]:80` → `[::1]`). */
-export function hostName(authority: string): string {
+/**
+ * The host of a Host value or authority as sent, without the port (`[::1]:80` → `[::1]`) and without
+ * one trailing dot (`orders.:80` → `orders`: an absolute DNS name is the same name, as Envoy's
+ * `strip_trailing_host_dot`). It allocates only when it cuts something off.
+ */
+export function hostOf(authority: string): string {
   let end = authority.length;
   if (authority.charCodeAt(0) === 91 /* [ */) {
     const close = authority.indexOf(']');
@@ -39,8 +43,14 @@ export function hostName(authority: string): string {
   } else {
     const colon = authority.lastIndexOf(':');
     if (colon >= 0) end = colon;
+    if (end > 1 && authority.charCodeAt(end - 1) === 46 /* . */) end--;
   }
-  const host = end === authority.length ? authority : authority.slice(0, end);
+  return end === authority.length ? authority : authority.slice(0, end);
+}
+
+/** `hostOf`, lowercase (host names are case-insensitive): what host matching compares. */
+export function hostName(authority: string): string {
+  const host = hostOf(authority);
   return hasUpper(host) ? host.toLowerCase() : host;
 }
 

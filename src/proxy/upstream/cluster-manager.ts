@@ -15,23 +15,33 @@ export interface ClusterManagerDeps {
   random?: () => number;
 }
 
-/** Most services remembered as unknown (no instances) between two changes of the source. */
-const MAX_UNKNOWN = 1024;
+/** Most names remembered as unknown (no instances), or as resolved, between two changes of the source. */
+const MAX_NAMES = 1024;
 
 /**
  * The clusters of one proxy, one per service, created when a request first names the service and
  * kept in line with the source: on every change each cluster's endpoints and policy are refreshed
  * (changes arriving together are applied once, at the end of the current tick).
+ *
+ * Service names are resolved as DNS names are, case-insensitively: the name as written when that
+ * service has instances, else the service with instances whose name differs only in case (`Orders`
+ * for `orders` or `ORDERS`; among several, the all-lowercase one, else the first in code-unit order).
+ * A name is resolved once per change of the source and remembered, so a request costs a map lookup.
  */
 export class ClusterManager {
   private readonly clusters = new Map<string, Cluster>();
-  /** Services asked for that had no instance (no cluster is made for arbitrary names). */
+  /** Names asked for since the last refresh → their cluster (the name as written may differ). */
+  private readonly resolved = new Map<string, Cluster>();
+  /** Names asked for that had no instance (no cluster is made for arbitrary names). */
   private readonly unknown = new Map<string, ClusterErrors>();
+  /** Lowercased name → the service with instances it stands for; built on the first need after a change. */
+  private folded: Map<string, string> | undefined;
   private readonly refreshListeners = new Set<() => void>();
   private readonly unsubscribe: () => void;
   private readonly defaultPolicy: (service: string) => ServicePolicy;
   private scheduled = false;
   private closed = false;
+  private refreshes = 0;
 
   constructor(private readonly deps: ClusterManagerDeps) {
     this.defaultPolicy = deps.defaultPolicy ?? defaultServicePolicy;
@@ -42,25 +52,43 @@ export class ClusterManager {
     return this.clusters.size;
   }
 
+  /** Bumped by every refresh: a holder of a cluster from `get` asks again when it changed. */
+  get generation(): number {
+    return this.refreshes;
+  }
+
   /**
-   * The service's cluster. Unless `create` is set, a service with no instance at all gets no cluster
-   * (undefined): outbound requests may name anything.
+   * The cluster of the service named `service` (resolved as the class comment says). Unless `create`
+   * is set, a name with no instance in any case gets no cluster (undefined): outbound requests may
+   * name anything; with `create`, the cluster is made under the name as written.
    */
   get(service: string, create = false): Cluster | undefined {
-    const existing = this.clusters.get(service);
-    if (existing !== undefined) return existing;
+    const known = this.resolved.get(service);
+    if (known !== undefined) return known;
     if (this.closed) return undefined;
     if (!create && this.unknown.has(service)) return undefined;
-    const instances = this.deps.source.instancesOf(service);
-    if (!create && instances.length === 0) {
-      if (this.unknown.size >= MAX_UNKNOWN) this.unknown.clear();
-      this.unknown.set(service, clusterErrors(service));
-      return undefined;
+    const { source } = this.deps;
+    let name = service;
+    let instances = source.instancesOf(service);
+    if (instances.length === 0) {
+      const other = this.foldedName(service);
+      if (other !== undefined) {
+        name = other;
+        instances = source.instancesOf(other);
+      }
     }
-    const cluster = new Cluster(service, this.policyOf(service), this.deps);
-    cluster.setInstances(instances);
-    this.clusters.set(service, cluster);
+    let cluster = this.clusters.get(name);
+    if (cluster === undefined) {
+      if (!create && instances.length === 0) {
+        remember(this.unknown, service, clusterErrors(service));
+        return undefined;
+      }
+      cluster = new Cluster(name, this.policyOf(name), this.deps);
+      cluster.setInstances(instances);
+      this.clusters.set(name, cluster);
+    }
     this.unknown.delete(service);
+    remember(this.resolved, service, cluster);
     return cluster;
   }
 
@@ -71,7 +99,12 @@ export class ClusterManager {
 
   /** The canned errors for a service `get` found no cluster for. */
   errorsFor(service: string): ClusterErrors {
-    return this.clusters.get(service)?.errors ?? this.unknown.get(service) ?? clusterErrors(service);
+    return (
+      this.resolved.get(service)?.errors ??
+      this.clusters.get(service)?.errors ??
+      this.unknown.get(service) ??
+      clusterErrors(service)
+    );
   }
 
   policyOf(service: string): ServicePolicy {
@@ -95,6 +128,9 @@ export class ClusterManager {
     if (this.closed) return;
     const { source, logger } = this.deps;
     this.unknown.clear();
+    this.resolved.clear();
+    this.folded = undefined;
+    this.refreshes++;
     for (const [service, cluster] of this.clusters) {
       try {
         cluster.setInstances(source.instancesOf(service));
@@ -119,6 +155,23 @@ export class ClusterManager {
     for (const cluster of this.clusters.values()) cluster.close();
   }
 
+  /** The service with instances whose name equals `service` but for case, if there is one. */
+  private foldedName(service: string): string | undefined {
+    if (this.folded === undefined) {
+      const folded = new Map<string, string>();
+      for (const name of this.deps.source.serviceNames()) {
+        const lower = name.toLowerCase();
+        const taken = folded.get(lower);
+        if (taken === undefined || (taken !== lower && (name === lower || name < taken))) {
+          folded.set(lower, name);
+        }
+      }
+      this.folded = folded;
+    }
+    const other = this.folded.get(service.toLowerCase());
+    return other === service ? undefined : other;
+  }
+
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
@@ -127,4 +180,10 @@ export class ClusterManager {
       this.refresh();
     });
   }
+}
+
+/** Sets `key` in a map of names taken from requests, emptied when it reaches MAX_NAMES. */
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  if (map.size >= MAX_NAMES && !map.has(key)) map.clear();
+  map.set(key, value);
 }

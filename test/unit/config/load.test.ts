@@ -183,6 +183,19 @@ routes:
     expect(routeError.details[0]).toMatchObject({ path: 'routes.0.match.path.regex', line: 5 });
   });
 
+  it('refuses a timeout below 1 ms in a policy or a route, naming the path and the line', async () => {
+    const path = await file(
+      'sub-ms.yaml',
+      'services:\n  - name: web\n    policy:\n      timeout: { requestMs: 500us }\nroutes:\n  - name: web\n    service: web\n    timeout:\n      idleMs: 0.25\n',
+    );
+    const error = await failure(() => loadConfig({ file: path, env: {} }));
+    expect(error.code).toBe('INVALID_CONFIG');
+    expect(error.message).toBe(
+      `${path}: services.0.policy.timeout.requestMs: a timeout is 0 (none) or at least 1ms, got "500us" (line 4) (and 1 more)`,
+    );
+    expect(error.details[1]).toMatchObject({ path: 'routes.0.timeout.idleMs', line: 9 });
+  });
+
   it('reports a YAML syntax error with its line and column', async () => {
     const path = await file('syntax.yaml', 'control:\n  port: 7400\nservices: [a,\n');
     const error = await failure(() => loadConfig({ file: path, env: {} }));

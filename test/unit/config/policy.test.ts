@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_SERVICE_POLICY,
   defaultPolicy,
+  instanceRegistration,
   resolvePolicy,
+  routeInput,
   seedCircuitBreakerConfig,
   seedLoadBalancerConfig,
   seedRetryConfig,
@@ -271,6 +273,42 @@ describe('the seed configure bodies', () => {
     ]);
   });
 
+  it('refuses a timeout below 1 ms, in seconds or as a duration, naming the seed field', () => {
+    for (const [field, value] of [
+      ['request_timeout', 0.0004],
+      ['idle_timeout', '0.0005'],
+      ['request_timeout', '500us'],
+    ] as const) {
+      const error = failure(() => validate(seedTimeoutConfig, { service_name: 'a', [field]: value }));
+      expect(error.details).toEqual([
+        { path: field, message: expect.stringMatching(/^a timeout is 0 \(none\) or at least 1ms, got /) },
+      ]);
+    }
+    const perTry = failure(() => validate(seedRetryConfig, { service_name: 'a', per_try_timeout: 0.0002 }));
+    expect(perTry.details).toEqual([
+      { path: 'per_try_timeout', message: 'a timeout is 0 (none) or at least 1ms, got 0.0002 seconds' },
+    ]);
+    expect(
+      validate(seedTimeoutConfig, { service_name: 'a', request_timeout: 0, idle_timeout: 0.001 }),
+    ).toEqual({
+      service_name: 'a',
+      request_timeout: 0,
+      idle_timeout: 1,
+    });
+  });
+
+  it('says what a seed number or seconds field expects when given something else', () => {
+    expect(
+      failure(() => validate(seedTimeoutConfig, { service_name: 'a', request_timeout: true })).details,
+    ).toEqual([
+      { path: 'request_timeout', message: 'expected a number of seconds, or a duration such as 500ms' },
+    ]);
+    expect(
+      failure(() => validate(seedCircuitBreakerConfig, { service_name: 'a', failure_threshold: 'three' }))
+        .details,
+    ).toEqual([{ path: 'failure_threshold', message: 'expected a number' }]);
+  });
+
   it('takes retry_on as a list or a comma-separated string, in either case style', () => {
     expect(
       validate(seedRetryConfig, { service_name: 'a', retry_on: ['connect_failure', '5xx', 'gateway-error'] })
@@ -283,5 +321,91 @@ describe('the seed configure bodies', () => {
     expect(
       paths(failure(() => validate(seedRetryConfig, { service_name: 'a', retry_on: ['sometimes'] }))),
     ).toEqual(['retry_on.0']);
+  });
+});
+
+describe('timeouts and numbers in policies, routes and trellis.yaml', () => {
+  const SUB_MS = /^a timeout is 0 \(none\) or at least 1ms, got /;
+
+  it('refuses a timeout below 1 ms with the path of the field, rather than rounding it to none', () => {
+    for (const [section, field, value] of [
+      ['timeout', 'requestMs', '500us'],
+      ['timeout', 'idleMs', '0.4ms'],
+      ['timeout', 'requestMs', 0.5],
+      ['retry', 'perTryTimeoutMs', '999us'],
+    ] as const) {
+      const error = failure(() => resolvePolicy('a', { [section]: { [field]: value } }));
+      expect(error.details).toEqual([
+        { path: `${section}.${field}`, message: expect.stringMatching(SUB_MS) },
+      ]);
+      expect(error.message).toMatch(new RegExp(`^invalid policy: ${section}\\.${field}: a timeout is 0`));
+    }
+    const policy = resolvePolicy('a', {
+      timeout: { requestMs: 0, idleMs: '1500us' },
+      retry: { perTryTimeoutMs: '1ms' },
+    });
+    expect(policy.timeout).toEqual({ requestMs: 0, idleMs: 1.5 });
+    expect(policy.retry.perTryTimeoutMs).toBe(1);
+  });
+
+  it('refuses it in a route and in trellis.yaml too', () => {
+    const route = failure(() =>
+      validate(
+        routeInput,
+        { name: 'r', service: 's', timeout: { requestMs: '500us' }, retry: { perTryTimeoutMs: 0.1 } },
+        { what: 'route' },
+      ),
+    );
+    expect(paths(route)).toEqual(['timeout.requestMs', 'retry.perTryTimeoutMs']);
+    const config = failure(() =>
+      validate(trellisConfig, {
+        services: [{ name: 'a', policy: { timeout: { idleMs: '100us' } } }],
+        routes: [{ name: 'r', service: 'a', timeout: { requestMs: '0.5ms' } }],
+      }),
+    );
+    expect(config.details).toEqual([
+      { path: 'services.0.policy.timeout.idleMs', message: expect.stringMatching(SUB_MS) },
+      { path: 'routes.0.timeout.requestMs', message: expect.stringMatching(SUB_MS) },
+    ]);
+  });
+
+  it('says what a duration expects instead of "Invalid input"', () => {
+    for (const value of [true, null, {}, Number.NaN]) {
+      expect(failure(() => resolvePolicy('a', { timeout: { requestMs: value } })).details).toEqual([
+        {
+          path: 'timeout.requestMs',
+          message: 'expected a duration such as 500ms or 10s, or a number of milliseconds',
+        },
+      ]);
+    }
+    expect(
+      failure(() =>
+        validate(trellisConfig, { services: [{ name: 'a', check: { ttl: '10s', interval: false } }] }),
+      ).details,
+    ).toEqual([
+      {
+        path: 'services.0.check.interval',
+        message: 'expected a duration such as 500ms or 10s, or a number of milliseconds',
+      },
+    ]);
+  });
+
+  it('states the range of counts and ports', () => {
+    const base = { service: 's', address: '127.0.0.1', port: 80 };
+    expect(failure(() => validate(instanceRegistration, { ...base, weight: -1 })).details).toEqual([
+      { path: 'weight', message: 'must be an integer from 0 to 10000' },
+    ]);
+    expect(
+      failure(() =>
+        validate(instanceRegistration, { ...base, check: { ttl: '10s', successesBeforeHealthy: 0 } }),
+      ).details,
+    ).toEqual([{ path: 'check.successesBeforeHealthy', message: 'must be an integer from 1 to 100' }]);
+    expect(
+      failure(() => validate(instanceRegistration, { ...base, check: { http: '/', timeout: '0.4ms' } }))
+        .details,
+    ).toEqual([{ path: 'check.timeout', message: 'at least 1ms' }]);
+    expect(failure(() => validate(trellisConfig, { gateway: { port: 70_000 } })).details).toEqual([
+      { path: 'gateway.port', message: 'ports are 0-65535' },
+    ]);
   });
 });

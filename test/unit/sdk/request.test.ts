@@ -37,6 +37,16 @@ describe('createMeshRequest', () => {
     expect(() => createMeshRequest('web', '/', { timeout: 'soon' })).toThrow(
       expect.objectContaining({ details: [expect.objectContaining({ path: 'timeout' })] }),
     );
+    for (const timeout of ['500us', '0.4ms', 0.5]) {
+      expect(() => createMeshRequest('web', '/', { timeout })).toThrow(
+        expect.objectContaining({
+          details: [
+            { path: 'timeout', message: expect.stringMatching(/^a timeout is 0 \(none\) or at least 1ms/) },
+          ],
+        }),
+      );
+    }
+    expect(createMeshRequest('web', '/', { timeout: 0 }).timeoutMs).toBe(0);
     expect(() => createMeshRequest('web', '/', { headers: { 'bad header': 'x' } })).toThrow(
       expect.objectContaining({ details: [expect.objectContaining({ path: 'headers' })] }),
     );

@@ -1,23 +1,34 @@
 import { describe, expect, it } from 'vitest';
 import type { Route } from '../../../../src/core/index.ts';
-import { compileRoutes, stripPrefix, underPrefix } from '../../../../src/proxy/routing/index.ts';
+import { createRequestParser, type RequestHead } from '../../../../src/proxy/http1/index.ts';
+import {
+  compileRoutes,
+  headerValues,
+  stripPrefix,
+  underPrefix,
+} from '../../../../src/proxy/routing/index.ts';
 
 function route(name: string, match: Route['match'], extra: Partial<Route> = {}): Route {
   return { name, priority: 0, match, service: name, stripPrefix: false, createdAt: 0, ...extra };
 }
 
-function headers(values: Record<string, string> = {}) {
-  return { getHeader: (name: string) => values[name.toLowerCase()] };
+type Fields = Record<string, string> | Array<[string, string]>;
+
+/** A request head parsed by the proxy's own parser, with these header fields (repeats as pairs). */
+function headers(fields: Fields = {}): RequestHead {
+  const lines = (Array.isArray(fields) ? fields : Object.entries(fields)).map(([n, v]) => `${n}: ${v}\r\n`);
+  const parser = createRequestParser();
+  const raw = Buffer.from(`GET / HTTP/1.1\r\nhost: t\r\n${lines.join('')}\r\n`, 'latin1');
+  expect(parser.execute(raw, 0)).toBe(raw.length);
+  return parser;
 }
 
 function matcher(routes: Route[]) {
   const { table, errors } = compileRoutes(routes, (r) => r.name);
   return {
     errors,
-    match: (
-      target: string,
-      options: { method?: string; host?: string; headers?: Record<string, string> } = {},
-    ) => table.match(options.method ?? 'GET', options.host, target, headers(options.headers))?.data,
+    match: (target: string, options: { method?: string; host?: string; headers?: Fields } = {}) =>
+      table.match(options.method ?? 'GET', options.host, target, headers(options.headers))?.data,
   };
 }
 
@@ -89,6 +100,53 @@ describe('route table', () => {
     expect(m.match('/x', { method: 'GET', headers: { 'user-agent': 'wget' } })).toBeUndefined();
     expect(m.match('/y')).toBe('no-auth');
     expect(m.match('/y', { headers: { authorization: 'Bearer x' } })).toBe('auth');
+  });
+
+  it('matches a repeated header by all its values joined with "," (as Envoy); present by any', () => {
+    const m = matcher([
+      route('both', { path: { exact: '/x' }, headers: [{ name: 'x-tag', exact: 'a,b' }] }, { priority: 2 }),
+      route('canary', { path: { exact: '/x' }, headers: [{ name: 'x-tag', regex: '(.*,)?canary(,.*)?' }] }),
+      route('auth', { path: { exact: '/y' }, headers: [{ name: 'authorization', present: true }] }),
+    ]);
+    expect(
+      m.match('/x', {
+        headers: [
+          ['X-Tag', 'a'],
+          ['x-other', 'z'],
+          ['x-tag', 'b'],
+        ],
+      }),
+    ).toBe('both');
+    expect(
+      m.match('/x', {
+        headers: [
+          ['x-tag', 'stable'],
+          ['X-TAG', 'canary'],
+        ],
+      }),
+    ).toBe('canary');
+    expect(m.match('/x', { headers: { 'x-tag': 'canary' } })).toBe('canary');
+    expect(m.match('/x', { headers: [['x-tag', 'a']] })).toBeUndefined();
+    expect(
+      m.match('/y', {
+        headers: [
+          ['x', '1'],
+          ['Authorization', ''],
+        ],
+      }),
+    ).toBe('auth');
+  });
+
+  it('reads header values in place: one value as sent, several joined, names of any case', () => {
+    const head = headers([
+      ['X-Tag', ' a '],
+      ['x-tags', 'no'],
+      ['x-TAG', 'b c'],
+      ['x-tag', ''],
+    ]);
+    expect(headerValues(head, 'x-tag')).toBe('a,b c,');
+    expect(headerValues(head, 'x-tags')).toBe('no');
+    expect(headerValues(head, 'x-ta')).toBeUndefined();
   });
 
   it('leaves out a route with a bad regex and reports it', () => {

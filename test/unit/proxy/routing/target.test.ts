@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hostName, splitAbsolute, splitDapr } from '../../../../src/proxy/routing/index.ts';
+import { hostName, hostOf, splitAbsolute, splitDapr } from '../../../../src/proxy/routing/index.ts';
 
 describe('request-target helpers', () => {
   it('splits absolute-form targets', () => {
@@ -21,6 +21,16 @@ describe('request-target helpers', () => {
     expect(hostName('Orders:7481')).toBe('orders');
     expect(hostName('[::1]:80')).toBe('[::1]');
     expect(hostName('[::1]')).toBe('[::1]');
+  });
+
+  it('drops one trailing dot (an absolute DNS name), and hostOf keeps the case', () => {
+    expect(hostName('orders.')).toBe('orders');
+    expect(hostName('Example.COM.:8080')).toBe('example.com');
+    expect(hostName('a.b.example.com.')).toBe('a.b.example.com');
+    expect(hostName('[::1]:80')).toBe('[::1]');
+    expect(hostName('.')).toBe('.');
+    expect(hostOf('Orders.:7481')).toBe('Orders');
+    expect(hostOf('Orders')).toBe('Orders');
   });
 
   it('splits Dapr invocation targets', () => {
