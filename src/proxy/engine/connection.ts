@@ -132,6 +132,8 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
   private clientKeepAlive = true;
   private clientHttp10 = false;
   private upgrading = false;
+  /** In a tunnel: the upstream sent its FIN (the client's side was ended after what came before it). */
+  private upstreamEnded = false;
   private expectContinue = false;
   private upstreamHead: Buffer = Buffer.alloc(0);
   private hashKey: string | undefined = undefined;
@@ -398,7 +400,11 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     this.clientHttp10 = head.version === '1.0';
     this.expectContinue = head.expectContinue;
     this.upgrading = head.upgrade !== undefined;
+    this.upstreamEnded = false;
     const framing = head.framing;
+    // Bytes right behind an upgrade request's head may be the new protocol's (a client that did not
+    // wait for the 101): if the upgrade is refused, the connection closes rather than read them.
+    if (this.upgrading && framing === 'none' && off < buf.length) this.clientKeepAlive = false;
     if (framing === 'none') {
       this.reqFraming = F_NONE;
       this.reqBodyDone = true;
@@ -541,7 +547,13 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
 
   private canKeepAlive(): boolean {
     return (
-      this.clientKeepAlive && this.reqBodyDone && !this.closeAfter && !this.clientEnded && !this.ctx.draining
+      this.clientKeepAlive &&
+      this.reqBodyDone &&
+      !this.closeAfter &&
+      !this.clientEnded &&
+      !this.ctx.draining &&
+      // (Input after an upgrade request that is refused: see beginExchange.)
+      !(this.upgrading && this.stash !== null)
     );
   }
 
@@ -754,6 +766,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
       return;
     }
     if (this.state === S_TUNNEL) {
+      this.lastActivity = this.clock.now();
       if (!this.writeUpstreamBytes(conn, chunk)) {
         this.clientNeedsDrain = true;
         conn.socket.pause();
@@ -1113,8 +1126,13 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
   }
 
   private upstreamEnd(conn: UpstreamConnection): void {
-    if (conn !== this.upstream) return;
+    if (conn !== this.upstream) {
+      conn.destroy();
+      return;
+    }
     if (this.state === S_TUNNEL) {
+      // A half-close: the client gets the FIN after the bytes before it and may still send.
+      this.upstreamEnded = true;
       this.socket.end();
       return;
     }
@@ -1138,7 +1156,9 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     if (conn !== this.upstream) return;
     if (this.state === S_TUNNEL) {
       this.upstream = null;
-      this.socket.destroy();
+      // Both ways ended cleanly (the upstream closes only once its FIN and ours are through): the client
+      // socket closes once its last bytes are out. Otherwise the upstream failed: cut the client too.
+      if (!this.upstreamEnded || !this.clientEnded) this.socket.destroy();
       return;
     }
     this.upstreamFailed(conn, conn.connected ? 'reset' : 'connect-failure');
@@ -1356,18 +1376,33 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
         this.timer.arm(upstreamDue(this.settings!.idleTimeoutMs, this.lastActivity, this.tryDeadline));
         return;
       }
+      case S_TUNNEL: {
+        // The idle timeout (no bytes either way) bounds a tunnel; the request timeout does not.
+        const at = this.lastActivity + this.settings!.idleTimeoutMs;
+        if (now >= at) this.socket.destroy();
+        else this.timer.arm(at);
+        return;
+      }
       default:
     }
   }
 
   // --- upgrades ---
 
-  /** After a 101 the two sockets are piped raw; the upstream connection leaves the pool. */
+  /**
+   * After a 101 the two sockets are piped raw; the upstream connection leaves the pool. The request is
+   * counted (metrics) at the 101; its access record and span end with the tunnel (`closeTunnel`), with
+   * the tunnel's bytes and duration. The idle timeout applies; the request timeout no longer does.
+   */
   private startTunnel(conn: UpstreamConnection, chunk: Buffer, off: number): void {
     const cluster = this.cluster!;
     cluster.recordSuccess(this.endpoint!, this.headLatency);
     if (this.observer !== null) this.observer.attempt(this.endpoint!, 'ok', 101);
-    this.record(101, null);
+    const stats = this.stats;
+    if (stats !== null) {
+      this.stats = null;
+      stats.record(this.methodIndex, 101, this.clock.now() - this.startedAt);
+    }
     conn.pool.detach(conn);
     if (this.slotHeld) {
       this.slotHeld = false;
@@ -1376,6 +1411,12 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     this.state = S_TUNNEL;
     this.sentToClient = true;
     this.upstreamNeedsDrain = false;
+    // Body parts kept for a retry have gone upstream; nothing will send them again.
+    if (this.parts.length !== 0) this.parts.length = 0;
+    this.retaining = false;
+    const idle = this.settings!.idleTimeoutMs;
+    if (idle > 0) this.timer.arm(this.lastActivity + idle);
+    else this.timer.clear();
     const head = writeResponseHead(this.respParser);
     this.socket.write(off < chunk.length ? Buffer.concat([head, chunk.subarray(off)]) : head);
     const stash = this.stash;
@@ -1390,12 +1431,26 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
   private tunnelToUpstream(chunk: Buffer): void {
     const conn = this.upstream;
     if (conn === null) return;
+    this.lastActivity = this.clock.now();
+    if (this.observer !== null) this.observer.bytesIn += chunk.length;
     const ok = conn.socket.write(chunk);
     this.noteClientBytesWritten(conn.socket);
     if (!ok) {
       this.upstreamNeedsDrain = true;
       this.syncReading();
     }
+  }
+
+  /** The client connection of a tunnel closed: the upstream's goes too, and the exchange is logged. */
+  private closeTunnel(): void {
+    const conn = this.upstream;
+    this.upstream = null;
+    if (conn !== null) {
+      // After a FIN each way the upstream's socket closes by itself once our last bytes are out;
+      // otherwise (a reset, a timeout, a drain) it is cut.
+      if (!this.upstreamEnded || !this.clientEnded) conn.destroy();
+    }
+    if (this.observer !== null) this.observer.end(101, null);
   }
 
   // --- the client connection's end ---
@@ -1441,9 +1496,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
 
   private readonly onClientClose = (): void => {
     if (this.state === S_TUNNEL) {
-      const conn = this.upstream;
-      this.upstream = null;
-      conn?.destroy();
+      this.closeTunnel();
     } else if (this.state !== S_CLOSED) {
       this.abortExchange();
     }

@@ -31,8 +31,8 @@ export interface EngineContext {
   readonly logger: Logger;
   readonly resolve: Resolver;
   /**
-   * Keep `x-forwarded-proto` / `x-forwarded-host` sent by the client (sidecars, whose clients are the
-   * local app or another sidecar); a gateway replaces them.
+   * Keep `x-forwarded-proto` / `x-forwarded-host`, `x-forwarded-port` and `forwarded` sent by the client
+   * (sidecars, whose clients are the local app or another sidecar); a gateway replaces or drops them.
    */
   readonly trustForwarded: boolean;
   /** A client connection with no request in progress is closed after this long. */

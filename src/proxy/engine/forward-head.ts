@@ -9,9 +9,12 @@ import {
   type ResponseHeadEdits,
   writeRequestHead,
 } from '../http1/index.ts';
+import { type AbsoluteTarget, splitAbsolute } from '../routing/index.ts';
 import type { TracePropagation } from './trace-hooks.ts';
 
 const VIA = Buffer.from('via: 1.1 trellis\r\n', 'latin1');
+/** Via names the protocol the proxy received (RFC 9110 §7.6.3). */
+const VIA_10 = Buffer.from('via: 1.0 trellis\r\n', 'latin1');
 const XFP_HTTP = Buffer.from('x-forwarded-proto: http\r\n', 'latin1');
 const REMOVE_DEADLINE: readonly string[] = [DEADLINE_HEADER];
 
@@ -31,16 +34,33 @@ export const FORWARD_HOST = 1;
 export const KEEP_PROTO = 2;
 
 /**
- * The x-forwarded rules of both head writers (HTTP/1.1 and h2c upstreams), as FORWARD_HOST and
- * KEEP_PROTO bits: `host` is the route's rewritten Host, `trust` whether the client's forwarding
- * headers are believed (an untrusted client's x-forwarded-proto and -host never pass).
+ * The host the client asked for: the authority of an absolute-form target, whose Host header a proxy
+ * ignores (RFC 9112 §3.2.2), else the Host header (undefined for an HTTP/1.0 request without one).
+ * `scratch` is the caller's; only an absolute-form target allocates.
  */
-export function forwardedRules(head: RequestHead, host: string | undefined, trust: boolean): number {
+export function clientHost(head: RequestHead, scratch: AbsoluteTarget): string | undefined {
+  if (head.target.charCodeAt(0) === 47 /* / */) return head.host;
+  return splitAbsolute(head.target, scratch) ? scratch.authority : head.host;
+}
+
+/**
+ * The x-forwarded rules of both head writers (HTTP/1.1 and h2c upstreams), as FORWARD_HOST and
+ * KEEP_PROTO bits: `host` is the route's rewritten Host, `original` the host the client asked for
+ * (clientHost()), `trust` whether the client's forwarding headers are believed (an untrusted client's
+ * x-forwarded-proto and -host never pass).
+ */
+export function forwardedRules(
+  head: RequestHead,
+  host: string | undefined,
+  original: string | undefined,
+  trust: boolean,
+): number {
   const kinds = head.kindMask;
   let rules = 0;
   if (
     host !== undefined &&
-    head.host !== undefined &&
+    original !== undefined &&
+    host !== original &&
     (!trust || (kinds & HeaderKind.XForwardedHost) === 0)
   ) {
     rules |= FORWARD_HOST;
@@ -49,19 +69,27 @@ export function forwardedRules(head: RequestHead, host: string | undefined, trus
   return rules;
 }
 
-/** The HeaderKind bits of the client's forwarding headers that forwardedRules() replace or refuse. */
+/** What an untrusted client's forwarding headers could claim about the edge and are not passed on. */
+const UNTRUSTED = HeaderKind.XForwardedHost | HeaderKind.XForwardedPort | HeaderKind.Forwarded;
+
+/**
+ * The HeaderKind bits of the client's forwarding headers that forwardedRules() replace or refuse: an
+ * untrusted client's x-forwarded-host, x-forwarded-port and forwarded (RFC 7239) go, as Envoy's edge
+ * replaces x-forwarded-proto; its x-forwarded-for is appended to, never believed.
+ */
 export function forwardedDrop(rules: number, trust: boolean): number {
   let drop = 0;
   if ((rules & KEEP_PROTO) === 0) drop |= HeaderKind.XForwardedProto;
-  if (!trust || (rules & FORWARD_HOST) !== 0) drop |= HeaderKind.XForwardedHost;
+  if (!trust) drop |= UNTRUSTED;
+  else if ((rules & FORWARD_HOST) !== 0) drop |= HeaderKind.XForwardedHost;
   return drop;
 }
 
 /**
  * Builds the head sent upstream, reusing one edits object and one line array per connection: hop-by-hop
  * headers removed (by the codec), `x-forwarded-for` appended to, `x-forwarded-proto` (and
- * `x-forwarded-host` when the Host is rewritten) set, `via: 1.1 trellis`, and `x-trellis-deadline`
- * replaced by the effective deadline.
+ * `x-forwarded-host` when the Host is rewritten) set, `via: 1.1 trellis` (`1.0` for an HTTP/1.0
+ * request), and `x-trellis-deadline` replaced by the effective deadline.
  */
 export class ForwardHeadWriter {
   private readonly edits: RequestHeadEdits = {
@@ -86,6 +114,7 @@ export class ForwardHeadWriter {
   private readonly commonDeadlineOnly: HeaderLine[];
   /** The append list with the trace lines after it, refilled per traced request (no allocation). */
   private readonly traced: HeaderLine[] = [];
+  private readonly absolute: AbsoluteTarget = { authority: '', path: '' };
 
   constructor(
     private readonly clientAddress: string,
@@ -114,9 +143,10 @@ export class ForwardHeadWriter {
     const edits = this.edits;
     const trust = this.trustForwarded;
     const finite = deadline !== Number.POSITIVE_INFINITY;
-    const rules = forwardedRules(head, host, trust);
+    const original = host === undefined ? head.host : clientHost(head, this.absolute);
+    const rules = forwardedRules(head, host, original, trust);
     let drop = forwardedDrop(rules, trust);
-    if (head.xForwardedFor === undefined && rules === 0) {
+    if (head.xForwardedFor === undefined && rules === 0 && head.version === '1.1') {
       if (!finite) {
         edits.append = this.commonOnly;
       } else if (deadline >= 1e12 && deadline < 1e13) {
@@ -136,8 +166,8 @@ export class ForwardHeadWriter {
         append.push(this.xffLine);
       }
       if ((rules & KEEP_PROTO) === 0) append.push(XFP_HTTP);
-      if ((rules & FORWARD_HOST) !== 0) append.push(`x-forwarded-host: ${head.host}\r\n`);
-      append.push(VIA);
+      if ((rules & FORWARD_HOST) !== 0) append.push(`x-forwarded-host: ${original}\r\n`);
+      append.push(head.version === '1.1' ? VIA : VIA_10);
       if (finite) append.push(`${DEADLINE_HEADER}: ${Math.floor(deadline)}\r\n`);
       edits.append = append;
     }

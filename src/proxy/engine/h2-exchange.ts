@@ -222,6 +222,8 @@ export class H2Exchange implements ClusterWaiter {
       settings.retries && this.hasBody && (this.chunked || this.reqRemaining <= settings.bufferLimit);
 
     if (head.upgrade !== undefined) {
+      // Bytes right behind the head may be the new protocol's: close rather than read them as a request.
+      if (off < buf.length) this.clientKeepAlive = false;
       this.respondError(UPGRADE_NOT_SUPPORTED);
       return off;
     }

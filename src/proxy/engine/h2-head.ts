@@ -8,7 +8,7 @@ import {
   reasonPhrase,
 } from '../http1/index.ts';
 import { type AbsoluteTarget, splitAbsolute } from '../routing/index.ts';
-import { FORWARD_HOST, forwardedDrop, forwardedRules, KEEP_PROTO } from './forward-head.ts';
+import { clientHost, FORWARD_HOST, forwardedDrop, forwardedRules, KEEP_PROTO } from './forward-head.ts';
 
 /**
  * Request fields that never go into an HTTP/2 request: the hop-by-hop ones (Connection and what it
@@ -30,8 +30,8 @@ const INF = Number.POSITIVE_INFINITY;
  * rewritten host, the Host header or the service name, `:path` from the rewritten or the origin-form
  * target; names lowercased, repeated fields joined (`cookie` with `; `); the hop-by-hop fields dropped,
  * `te` kept only as `te: trailers`; `x-forwarded-for` appended to, `x-forwarded-proto` (and
- * `x-forwarded-host` when the host is rewritten) set, `via: 1.1 trellis`, and `x-trellis-deadline`
- * replaced by the effective deadline.
+ * `x-forwarded-host` when the host is rewritten) set, `via: 1.1 trellis` (`1.0` for HTTP/1.0), and
+ * `x-trellis-deadline` replaced by the effective deadline.
  */
 export class H2RequestHeadWriter {
   private readonly absolute: AbsoluteTarget = { authority: '', path: '' };
@@ -60,7 +60,8 @@ export class H2RequestHeadWriter {
     out[':path'] = target ?? this.path(head.target);
 
     const trust = this.trustForwarded;
-    const rules = forwardedRules(head, host, trust);
+    const original = host === undefined ? head.host : clientHost(head, this.absolute);
+    const rules = forwardedRules(head, host, original, trust);
     const drop = REQUEST_DROP | forwardedDrop(rules, trust);
 
     const h = head.headers;
@@ -79,8 +80,8 @@ export class H2RequestHeadWriter {
     out['x-forwarded-for'] =
       head.xForwardedFor === undefined ? this.clientAddress : `${head.xForwardedFor}, ${this.clientAddress}`;
     if ((rules & KEEP_PROTO) === 0) out['x-forwarded-proto'] = 'http';
-    if ((rules & FORWARD_HOST) !== 0) out['x-forwarded-host'] = head.host;
-    add(out, 'via', '1.1 trellis');
+    if ((rules & FORWARD_HOST) !== 0) out['x-forwarded-host'] = original;
+    add(out, 'via', head.version === '1.1' ? '1.1 trellis' : '1.0 trellis');
     if (deadline !== INF) out[DEADLINE_HEADER] = String(Math.floor(deadline));
     return out;
   }

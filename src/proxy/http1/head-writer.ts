@@ -36,6 +36,9 @@ export interface ResponseHeadEdits extends CommonEdits {
 const CONNECTION_KEEP_ALIVE = Buffer.from('connection: keep-alive\r\n', 'latin1');
 const CONNECTION_CLOSE = Buffer.from('connection: close\r\n', 'latin1');
 const CONNECTION_UPGRADE = Buffer.from('connection: upgrade\r\n', 'latin1');
+/** `te: trailers` goes on regenerated, with the `te` option its sender must put in Connection. */
+const TE_KEEP_ALIVE = Buffer.from('te: trailers\r\nconnection: keep-alive, te\r\n', 'latin1');
+const TE_UPGRADE = Buffer.from('te: trailers\r\nconnection: upgrade, te\r\n', 'latin1');
 const VERSION_CRLF = ' HTTP/1.1\r\n';
 const NO_EDITS: RequestHeadEdits & ResponseHeadEdits = {};
 
@@ -43,8 +46,10 @@ const NO_EDITS: RequestHeadEdits & ResponseHeadEdits = {};
  * The head to send upstream, as one Buffer: the request line as `HTTP/1.1` (with `target` if given),
  * `host` if given, every header except the hop-by-hop ones (Connection and the headers it names,
  * Keep-Alive, Proxy-Connection, TE, Trailer, Upgrade unless `upgrade`, Proxy-Authorization) and the
- * `drop` / `remove` ones, then `append`, then `connection: keep-alive` (or `upgrade`). Transfer-Encoding
- * and Content-Length are kept: the body is forwarded with its framing as received.
+ * `drop` / `remove` ones, then `append`, then `connection: keep-alive` (or `upgrade`), preceded by
+ * `te: trailers` and with the `te` option when the client's TE accepts trailers (the proxy relays
+ * them). Transfer-Encoding and Content-Length are kept: the body is forwarded with its framing as
+ * received.
  */
 export function writeRequestHead(head: RequestHead, edits: RequestHeadEdits = NO_EDITS): Buffer {
   const { buf, base } = head;
@@ -57,7 +62,14 @@ export function writeRequestHead(head: RequestHead, edits: RequestHeadEdits = NO
     ? head.startLineEnd
     : (target === undefined ? head.targetEnd : head.targetStart + target.length) + VERSION_CRLF.length;
   const hostLength = edits.host === undefined ? 0 : edits.host.length + 8;
-  const connection = edits.upgrade === true ? CONNECTION_UPGRADE : CONNECTION_KEEP_ALIVE;
+  const connection =
+    edits.upgrade === true
+      ? head.teTrailers
+        ? TE_UPGRADE
+        : CONNECTION_UPGRADE
+      : head.teTrailers
+        ? TE_KEEP_ALIVE
+        : CONNECTION_KEEP_ALIVE;
   const size =
     lineLength +
     hostLength +

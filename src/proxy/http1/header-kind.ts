@@ -30,6 +30,7 @@ export const HeaderKind = {
   ConnectionOption: 1 << 20,
   /** Zipkin B3 context (`b3`, `x-b3-*`): read only when a request brings no traceparent. */
   B3: 1 << 21,
+  XForwardedPort: 1 << 22,
 } as const;
 
 /** Hop-by-hop fields never forwarded in a request (Upgrade is kept when the proxy upgrades). */
@@ -89,7 +90,8 @@ export function classifyHeader(buf: Buffer, start: number, end: number): number 
       return equalsLower(buf, start, end, 'x-forwarded-for') ? HeaderKind.XForwardedFor : 0;
     case 16:
       if (equalsLower(buf, start, end, 'proxy-connection')) return HeaderKind.ProxyConnection;
-      return equalsLower(buf, start, end, 'x-forwarded-host') ? HeaderKind.XForwardedHost : 0;
+      if (equalsLower(buf, start, end, 'x-forwarded-host')) return HeaderKind.XForwardedHost;
+      return equalsLower(buf, start, end, 'x-forwarded-port') ? HeaderKind.XForwardedPort : 0;
     case 17:
       if (equalsLower(buf, start, end, 'transfer-encoding')) return HeaderKind.TransferEncoding;
       return equalsLower(buf, start, end, 'x-forwarded-proto') ? HeaderKind.XForwardedProto : 0;

@@ -1,4 +1,4 @@
-import { CR, equalsLower, HOST_CHAR, LF, latin1, SP, TARGET_CHAR, TCHAR } from './chars.ts';
+import { CR, equalsLower, HOST_CHAR, HTAB, LF, latin1, SP, TARGET_CHAR, TCHAR } from './chars.ts';
 import { HeadParser, type HeadParserOptions, type HeadView, lineError, parseVersion } from './head-parser.ts';
 import { HeaderKind } from './header-kind.ts';
 
@@ -23,6 +23,8 @@ export interface RequestHead extends HeadView {
   readonly upgrade: string | undefined;
   /** `Expect: 100-continue` in an HTTP/1.1 request. */
   readonly expectContinue: boolean;
+  /** An HTTP/1.1 request whose TE lists `trailers` (the one TE a proxy passes on, RFC 9110 §10.1.4). */
+  readonly teTrailers: boolean;
   /** Every X-Forwarded-For value, joined with ", ". */
   readonly xForwardedFor: string | undefined;
   /** The first traceparent value. */
@@ -59,6 +61,7 @@ export class RequestParser extends HeadParser implements RequestHead {
   host: string | undefined = undefined;
   upgrade: string | undefined = undefined;
   expectContinue = false;
+  teTrailers = false;
   xForwardedFor: string | undefined = undefined;
   traceparent: string | undefined = undefined;
 
@@ -67,6 +70,7 @@ export class RequestParser extends HeadParser implements RequestHead {
   private sawCR = false;
   private hostCount = 0;
   private expect100 = false;
+  private trailersAccepted = false;
 
   constructor(options: RequestParserOptions = {}) {
     super(options, 0);
@@ -91,6 +95,7 @@ export class RequestParser extends HeadParser implements RequestHead {
     this.host = undefined;
     this.upgrade = undefined;
     this.expect100 = false;
+    this.trailersAccepted = false;
     this.xForwardedFor = undefined;
     this.traceparent = undefined;
   }
@@ -170,6 +175,9 @@ export class RequestParser extends HeadParser implements RequestHead {
       case HeaderKind.Expect:
         if (equalsLower(buf, vs, ve, '100-continue')) this.expect100 = true;
         return;
+      case HeaderKind.TE:
+        if (listsTrailers(buf, vs, ve)) this.trailersAccepted = true;
+        return;
       case HeaderKind.XForwardedFor: {
         const v = latin1(buf, vs, ve);
         this.xForwardedFor = this.xForwardedFor === undefined ? v : `${this.xForwardedFor}, ${v}`;
@@ -204,6 +212,7 @@ export class RequestParser extends HeadParser implements RequestHead {
         ? this.headerValue(this.upgradeIndex)
         : undefined;
     this.expectContinue = http11 && this.expect100;
+    this.teTrailers = http11 && this.trailersAccepted;
   }
 
   /** A plain copy of the head's fields (allocates; for tests, logs and keeping a head past the next request). */
@@ -238,6 +247,24 @@ export interface RequestSnapshot {
 
 export function createRequestParser(options: RequestParserOptions = {}): RequestParser {
   return new RequestParser(options);
+}
+
+/** Whether the TE value buf[vs, ve) has the member `trailers` (any case, parameters allowed). */
+function listsTrailers(buf: Buffer, vs: number, ve: number): boolean {
+  let i = vs;
+  while (i < ve) {
+    while (i < ve && (buf[i] === SP || buf[i] === HTAB || buf[i] === 0x2c)) i++;
+    const s = i;
+    while (i < ve && TCHAR[buf[i]] === 1) i++;
+    if (equalsLower(buf, s, i, 'trailers')) {
+      let j = i;
+      while (j < ve && (buf[j] === SP || buf[j] === HTAB)) j++;
+      if (j === ve || buf[j] === 0x2c || buf[j] === 0x3b) return true;
+    }
+    // On past the member's parameters (a comma in a quoted one only starts the next member early).
+    while (i < ve && buf[i] !== 0x2c) i++;
+  }
+  return false;
 }
 
 const METHODS = ['GET', 'PUT', 'POST', 'HEAD', 'PATCH', 'TRACE', 'DELETE', 'OPTIONS', 'CONNECT'];

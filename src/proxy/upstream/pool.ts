@@ -16,7 +16,10 @@ export interface UpstreamOwner {
    */
   onUpstreamData(conn: UpstreamConnection, chunk: Buffer): void;
   onUpstreamDrain(conn: UpstreamConnection): void;
-  /** The upstream finished sending (FIN); a close-delimited response ends here. */
+  /**
+   * The upstream finished sending (FIN); a close-delimited response ends here. The socket stays open
+   * for writing (half-open): the owner releases it (closing it) or, in a tunnel, ends it in turn.
+   */
   onUpstreamEnd(conn: UpstreamConnection): void;
   /** The socket closed while owned: never connected (`conn.connected` false), reset or timed out. */
   onUpstreamClose(conn: UpstreamConnection): void;
@@ -73,6 +76,9 @@ export class UpstreamConnection {
       port: target.port,
       noDelay: true,
       keepAlive: true,
+      // An upgraded connection carries half-closes: the upstream's FIN must not end what we send it.
+      // (Before an upgrade, every 'end' closes the connection: see UpstreamOwner.onUpstreamEnd.)
+      allowHalfOpen: true,
       keepAliveInitialDelay: 30_000,
       // A function, so that Node asks after every read where the next one goes.
       onread: { buffer: this.reads.next, callback: this.handleRead },

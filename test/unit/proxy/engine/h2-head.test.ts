@@ -118,6 +118,23 @@ describe('H2RequestHeadWriter (HTTP/1.1 head → HTTP/2 request headers)', () =>
     expect(trusted['x-forwarded-host']).toBe('outer');
   });
 
+  it('keeps an untrusted client’s forwarded and x-forwarded-port out, as the HTTP/1.1 path does', () => {
+    const raw = 'GET / HTTP/1.1\r\nHost: h\r\nForwarded: proto=https\r\nX-Forwarded-Port: 443\r\n\r\n';
+    expect(write(raw)).not.toHaveProperty('forwarded');
+    expect(write(raw)).not.toHaveProperty('x-forwarded-port');
+    expect(write(raw, { trust: true })).toMatchObject({
+      forwarded: 'proto=https',
+      'x-forwarded-port': '443',
+    });
+  });
+
+  it('takes an absolute-form target’s authority as the original host, and names HTTP/1.0 in via', () => {
+    const absolute = 'GET http://shop.example/a HTTP/1.1\r\nHost: ignored\r\n\r\n';
+    expect(write(absolute, { host: 'shop.example' })).not.toHaveProperty('x-forwarded-host');
+    expect(write(absolute, { host: 'inside' })['x-forwarded-host']).toBe('shop.example');
+    expect(write('GET / HTTP/1.0\r\nHost: h\r\n\r\n').via).toBe('1.0 trellis');
+  });
+
   it('replaces x-trellis-deadline with the effective deadline', () => {
     const raw = 'GET / HTTP/1.1\r\nHost: h\r\nX-Trellis-Deadline: 9999999999999\r\n\r\n';
     expect(write(raw, { deadline: 1_700_000_000_123.7 })['x-trellis-deadline']).toBe('1700000000123');

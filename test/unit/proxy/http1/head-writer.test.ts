@@ -68,9 +68,31 @@ describe('request head writer', () => {
         'x-forwarded-proto: https\r\n' +
         'x-forwarded-for: 1.1.1.1, 10.1.2.3\r\n' +
         'via: 1.1 trellis\r\n' +
-        'connection: keep-alive\r\n' +
+        'te: trailers\r\n' +
+        'connection: keep-alive, te\r\n' +
         '\r\n',
     );
+  });
+
+  it('passes TE on only as `te: trailers`, named in Connection, and only from HTTP/1.1', () => {
+    const cases: Array<[string, string]> = [
+      ['TE: deflate;q=0.5, Trailers;q=1', 'te: trailers\r\nconnection: keep-alive, te\r\n'],
+      ['TE: trailers', 'te: trailers\r\nconnection: keep-alive, te\r\n'],
+      ['TE: gzip', 'connection: keep-alive\r\n'],
+      ['TE: trailersx, x;p="trailers"', 'connection: keep-alive\r\n'],
+    ];
+    for (const [te, tail] of cases) {
+      const head = request(`GET / HTTP/1.1\r\nHost: a\r\nConnection: TE\r\n${te}\r\n\r\n`);
+      expect(text(writeRequestHead(head)), te).toBe(`GET / HTTP/1.1\r\nHost: a\r\n${tail}\r\n`);
+    }
+    const ws = request(
+      'GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\nTE: trailers\r\n\r\n',
+    );
+    expect(text(writeRequestHead(ws, { upgrade: true }))).toBe(
+      'GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nte: trailers\r\nconnection: upgrade, te\r\n\r\n',
+    );
+    const http10 = request('GET / HTTP/1.0\r\nTE: trailers\r\n\r\n');
+    expect(text(writeRequestHead(http10))).toBe('GET / HTTP/1.1\r\nconnection: keep-alive\r\n\r\n');
   });
 
   it('keeps Upgrade and sends connection: upgrade when upgrading', () => {
@@ -113,7 +135,7 @@ describe('request head writer', () => {
     expect(text(writeRequestHead(first))).toBe(
       'GET /f HTTP/1.1\r\nHost: a\r\nX: 1\r\nconnection: keep-alive\r\n\r\n',
     );
-    const last = request('GET /l HTTP/1.1\r\nHost: a\r\nTE: trailers\r\n\r\n');
+    const last = request('GET /l HTTP/1.1\r\nHost: a\r\nKeep-Alive: 5\r\n\r\n');
     expect(text(writeRequestHead(last, { append: ['y: 2\r\n'] }))).toBe(
       'GET /l HTTP/1.1\r\nHost: a\r\ny: 2\r\nconnection: keep-alive\r\n\r\n',
     );
