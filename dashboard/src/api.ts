@@ -21,6 +21,8 @@ export class ApiError extends Error {
 }
 
 export interface Api {
+  /** Prefix of every API path ('' in the browser: the dashboard is served by the control plane). */
+  readonly base: string;
   get<T>(path: string): Promise<T>;
   send<T>(method: 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T>;
   /** The headers every request carries (the watch stream uses them too). */
@@ -36,6 +38,7 @@ export function createApi(base = ''): Api {
   const listeners = new Set<() => void>();
 
   const api: Api = {
+    base,
     token: () => sessionStorage.getItem(TOKEN_KEY) ?? undefined,
     setToken(token) {
       sessionStorage.setItem(TOKEN_KEY, token);

@@ -23,6 +23,8 @@ export interface Route {
 
 export interface Snapshot {
   revision: number;
+  /** The control plane's store; a resume names it, so another store answers with a snapshot. */
+  storeId?: string;
   services: Service[];
   instances: Instance[];
   policies: Policy[];

@@ -1,13 +1,14 @@
 /**
  * The live view of the mesh: `/api/v1/watch` read as Server-Sent Events over fetch (EventSource
  * cannot send the admin token), a snapshot then changes, resumed from the last revision after a
- * drop with growing back-off.
+ * drop with growing back-off. A resume names the store the view came from, so a control plane back
+ * on another store (an empty data dir, a new etcd) answers with a snapshot, not its own history.
  */
-import type { Api } from './api.ts';
 import type { Change, Instance, Policy, Route, Service, Snapshot } from './types.ts';
 
 export interface MeshState {
   revision: number;
+  storeId?: string;
   services: Map<string, Service>;
   instances: Map<string, Instance>;
   policies: Map<string, Policy>;
@@ -15,6 +16,13 @@ export interface MeshState {
 }
 
 export type WatchStatus = 'connecting' | 'live' | 'offline' | 'unauthorized';
+
+/** What the watch needs of the API (`Api` has it): the base URL, the token header, the 401 signal. */
+export interface WatchApi {
+  readonly base: string;
+  headers(): Record<string, string>;
+  unauthorized(): void;
+}
 
 export interface WatchHandlers {
   onState(state: MeshState): void;
@@ -25,7 +33,7 @@ export function emptyState(): MeshState {
   return { revision: 0, services: new Map(), instances: new Map(), policies: new Map(), routes: new Map() };
 }
 
-export function watchMesh(api: Api, handlers: WatchHandlers): { close(): void; reconnect(): void } {
+export function watchMesh(api: WatchApi, handlers: WatchHandlers): { close(): void; reconnect(): void } {
   let state = emptyState();
   let closed = false;
   let controller: AbortController | undefined;
@@ -37,8 +45,7 @@ export function watchMesh(api: Api, handlers: WatchHandlers): { close(): void; r
     controller = new AbortController();
     handlers.onStatus('connecting');
     try {
-      const query = state.revision > 0 ? `?revision=${state.revision}` : '';
-      const response = await fetch(`/api/v1/watch${query}`, {
+      const response = await fetch(`${api.base}/api/v1/watch${resumeQuery(state)}`, {
         headers: { accept: 'text/event-stream', ...api.headers() },
         signal: controller.signal,
       });
@@ -108,9 +115,17 @@ async function readEvents(
   }
 }
 
+/** `?revision=N&store=S` after the first snapshot: resume after N if the store is still S. */
+function resumeQuery(state: MeshState): string {
+  if (state.revision <= 0) return '';
+  const store = state.storeId === undefined ? '' : `&store=${encodeURIComponent(state.storeId)}`;
+  return `?revision=${state.revision}${store}`;
+}
+
 function fromSnapshot(snapshot: Snapshot): MeshState {
   return {
     revision: snapshot.revision,
+    storeId: snapshot.storeId,
     services: new Map(snapshot.services.map((service) => [service.name, service])),
     instances: new Map(snapshot.instances.map((instance) => [instance.id, instance])),
     policies: new Map((snapshot.policies ?? []).map((policy) => [policy.service, policy])),

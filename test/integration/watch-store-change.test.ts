@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type MeshState, watchMesh as watchDashboard } from '../../dashboard/src/watch.ts';
 import {
   type ControlClient,
   createControlClient,
@@ -34,6 +35,17 @@ function contents(snapshot: MeshSnapshot | undefined) {
   };
 }
 
+/** The dashboard's view, as `contents` reads a snapshot. */
+function dashboardContents(state: MeshState | undefined) {
+  const keys = (map: Map<string, unknown> | undefined) => [...(map?.keys() ?? [])].sort();
+  return {
+    services: keys(state?.services),
+    instances: keys(state?.instances),
+    policies: keys(state?.policies),
+    routes: keys(state?.routes),
+  };
+}
+
 describe('watch: a control plane back on another store', { timeout: 60_000 }, () => {
   const dirs: string[] = [];
   let controlPort: number;
@@ -45,6 +57,9 @@ describe('watch: a control plane back on another store', { timeout: 60_000 }, ()
   let gatewayPort: number;
   let watch: MeshWatch;
   let snapshots = 0;
+  /** The dashboard's watch (dashboard/src/watch.ts), run in Node against the same link. */
+  let dashboard: { close(): void; reconnect(): void };
+  let dashboardState: MeshState | undefined;
 
   async function startControl(dataDir?: string): Promise<TestControl> {
     const dir = dataDir ?? (await mkdtemp(join(tmpdir(), 'trellis-watch-store-')));
@@ -113,9 +128,19 @@ describe('watch: a control plane back on another store', { timeout: 60_000 }, ()
       backoff: { baseMs: 20, capMs: 200 },
     });
     watch = watchMesh({ url: through, backoff: { baseMs: 20, capMs: 200 }, onSnapshot: () => snapshots++ });
+    dashboard = watchDashboard(
+      { base: through, headers: () => ({}), unauthorized() {} },
+      {
+        onState: (state) => {
+          dashboardState = state;
+        },
+        onStatus() {},
+      },
+    );
   });
 
   afterAll(async () => {
+    dashboard?.close();
     await watch?.close();
     await gateway?.close();
     await client?.close();
@@ -176,6 +201,11 @@ describe('watch: a control plane back on another store', { timeout: 60_000 }, ()
     await eventually(caughtUp);
     expect(watch.storeId()).toBe(control!.registry.storeId());
     expect(gateway.watch.storeId()).toBe(control!.registry.storeId());
+    // The dashboard resumes with the store too (reconnected now rather than after its back-off).
+    dashboard.reconnect();
+    await eventually(() => dashboardState?.revision === control!.registry.revision(), 10_000);
+    expect(dashboardContents(dashboardState)).toEqual(contents(control!.registry.snapshot()));
+    expect(dashboardState?.storeId).toBe(control!.registry.storeId());
   });
 
   it("replaces the view with the new store's when that store's revision is below the clients'", async () => {
