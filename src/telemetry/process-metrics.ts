@@ -157,7 +157,8 @@ export interface ProcessMetricsOptions {
 }
 
 export function createProcessMetrics(options: ProcessMetricsOptions = {}): ProcessMetrics {
-  const startTime = Math.round(Date.now() / 1000 - process.uptime());
+  // Rounded down: rounding to nearest would put a young process's start up to half a second in the future.
+  const startTime = Math.floor(Date.now() / 1000 - process.uptime());
   const maxFds = readMaxFds();
   const [major, minor, patch] = process.version.slice(1).split('.');
   const versionLabels: LabelSet = { version: process.version, major, minor, patch };
