@@ -12,6 +12,8 @@ export interface MeshView {
   instance(id: string): Instance | undefined;
   /** Instances of one service, in no particular order. */
   instancesOf(service: string): Instance[];
+  /** The names of the services with at least one instance (a live view: do not keep it across changes). */
+  serviceNames(): Iterable<string>;
   /** The service's stored policy; undefined when it runs on the defaults. */
   policy(service: string): ServicePolicy | undefined;
   /** Every gateway route, in no particular order; the same array until the routes change. */
@@ -75,6 +77,7 @@ export function createMeshView(): MeshView {
     service: (name) => services.get(name),
     instance: (id) => instances.get(id),
     instancesOf: (service) => [...(byService.get(service)?.values() ?? [])],
+    serviceNames: () => byService.keys(),
     policy: (service) => policies.get(service),
     routes: currentRoutes,
     reset(snapshot) {

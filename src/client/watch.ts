@@ -67,6 +67,8 @@ export interface MeshWatch {
   service(name: string): Service | undefined;
   instance(id: string): Instance | undefined;
   instancesOf(service: string): Instance[];
+  /** The names of the services with at least one instance (a live view: do not keep it across changes). */
+  serviceNames(): Iterable<string>;
   /** The service's stored policy; undefined when it runs on the defaults (see `defaultPolicy` in config). */
   policy(service: string): ServicePolicy | undefined;
   /** Every gateway route, in no particular order. */
@@ -251,6 +253,7 @@ export function watchMesh(options: WatchMeshOptions): MeshWatch {
     service: (name) => meshView.service(name),
     instance: (id) => meshView.instance(id),
     instancesOf: (service) => meshView.instancesOf(service),
+    serviceNames: () => meshView.serviceNames(),
     policy: (service) => meshView.policy(service),
     routes: () => meshView.routes(),
     subscribe(listener) {

@@ -11,3 +11,4 @@ export * from './model/index.ts';
 export * from './package-root.ts';
 export * from './resilience/index.ts';
 export * from './sampling.ts';
+export * from './service-names.ts';

@@ -1,20 +1,26 @@
-import type { Instance, MeshChange, ServicePolicy } from '../core/index.ts';
+import { foldServiceNames, type Instance, type MeshChange, type ServicePolicy } from '../core/index.ts';
 import { type ClusterDeps, SdkCluster } from './cluster.ts';
 
 export interface ClusterSource {
   instancesOf(service: string): Instance[];
   policy(service: string): ServicePolicy;
+  /** The names of the services that have at least one instance. */
+  serviceNames(): Iterable<string>;
 }
 
 /**
  * The clusters of the services this process calls, created on first use and kept in line with the
  * watch's view: a change marks the clusters it touches stale, and a stale cluster resynchronises
  * (endpoints updated in place, policy re-applied) at its next call, or at once when calls are queued
- * on it; services never called cost nothing.
+ * on it; services never called cost nothing. Names resolve as the proxies resolve them,
+ * case-insensitively (`foldServiceNames`): `Orders` reaches `orders` unless `Orders` has instances.
  */
 export class ClusterSet {
   private readonly clusters = new Map<string, SdkCluster>();
   private closed = false;
+  /** Services with instances, and their lowercased names; rebuilt on the first need after a change. */
+  private names: Set<string> | undefined;
+  private folded: Map<string, string> | undefined;
 
   constructor(
     private readonly source: ClusterSource,
@@ -22,7 +28,8 @@ export class ClusterSet {
   ) {}
 
   /** The cluster for `service`, up to date with the view. */
-  get(service: string): SdkCluster {
+  get(written: string): SdkCluster {
+    const service = this.resolve(written);
     let cluster = this.clusters.get(service);
     if (cluster === undefined) {
       cluster = new SdkCluster(service, this.source.policy(service), this.deps);
@@ -38,21 +45,25 @@ export class ClusterSet {
 
   /** The view was replaced (a snapshot): everything may have changed. */
   invalidateAll(): void {
+    this.forgetNames();
     for (const [service, cluster] of this.clusters) this.mark(service, cluster);
   }
 
   invalidate(change: MeshChange): void {
     switch (change.type) {
       case 'instance.put':
+        this.forgetNames();
         this.mark(change.instance.service);
         // An instance that moved to another service leaves its old cluster.
         for (const cluster of this.clusters.values())
           if (cluster.has(change.instance.id)) this.mark(cluster.name, cluster);
         break;
       case 'instance.delete':
+        this.forgetNames();
         this.mark(change.service);
         break;
       case 'service.delete':
+        this.forgetNames();
         this.mark(change.name);
         break;
       case 'policy.put':
@@ -68,6 +79,19 @@ export class ClusterSet {
       default:
         this.invalidateAll();
     }
+  }
+
+  /** The name as written when that service has instances, else the one it stands for but for case. */
+  private resolve(service: string): string {
+    this.names ??= new Set(this.source.serviceNames());
+    if (this.names.has(service)) return service;
+    this.folded ??= foldServiceNames(this.names);
+    return this.folded.get(service.toLowerCase()) ?? service;
+  }
+
+  private forgetNames(): void {
+    this.names = undefined;
+    this.folded = undefined;
   }
 
   async close(): Promise<void> {

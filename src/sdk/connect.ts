@@ -76,7 +76,11 @@ export async function connect(options: ConnectOptions): Promise<Mesh> {
 
   const policy = createPolicyLookup(watch);
   clusters = new ClusterSet(
-    { instancesOf: (service) => watch.instancesOf(service), policy },
+    {
+      instancesOf: (service) => watch.instancesOf(service),
+      policy,
+      serviceNames: () => watch.serviceNames(),
+    },
     { clock, logger, random },
   );
   const liveClusters = clusters;

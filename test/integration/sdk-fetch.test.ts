@@ -127,6 +127,11 @@ describe('SDK: mesh.fetch through real sockets', () => {
 
     // A path without its slash gets one; a URL is refused.
     expect(((await (await mesh.fetch('web', 'relative')).json()) as { url: string }).url).toBe('/relative');
+    // Service names resolve case-insensitively, as in the proxies (`Host: Orders`).
+    const upper = await mesh.fetch('EMPTY', '/upper');
+    expect(upper.status).toBe(200);
+    expect(upper.headers.get('x-app')).toBe('empty');
+    await upper.text();
     await expect(mesh.fetch('web', 'http://web/x')).rejects.toMatchObject({ code: 'BAD_REQUEST' });
   });
 

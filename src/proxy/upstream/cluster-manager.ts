@@ -1,4 +1,10 @@
-import type { Clock, Logger, Route, ServicePolicy } from '../../core/index.ts';
+import {
+  type Clock,
+  foldServiceNames,
+  type Logger,
+  type Route,
+  type ServicePolicy,
+} from '../../core/index.ts';
 import type { DiscoverySource } from '../discovery/index.ts';
 import { type ClusterErrors, clusterErrors } from '../error-responses.ts';
 import { Cluster } from './cluster.ts';
@@ -157,17 +163,7 @@ export class ClusterManager {
 
   /** The service with instances whose name equals `service` but for case, if there is one. */
   private foldedName(service: string): string | undefined {
-    if (this.folded === undefined) {
-      const folded = new Map<string, string>();
-      for (const name of this.deps.source.serviceNames()) {
-        const lower = name.toLowerCase();
-        const taken = folded.get(lower);
-        if (taken === undefined || (taken !== lower && (name === lower || name < taken))) {
-          folded.set(lower, name);
-        }
-      }
-      this.folded = folded;
-    }
+    this.folded ??= foldServiceNames(this.deps.source.serviceNames());
     const other = this.folded.get(service.toLowerCase());
     return other === service ? undefined : other;
   }

@@ -40,6 +40,7 @@ describe('ClusterSet', () => {
       {
         instancesOf: (service) => state.instances.filter((item) => item.service === service),
         policy: (service) => state.policies.get(service) ?? defaultPolicy(service),
+        serviceNames: () => new Set(state.instances.map((item) => item.service)),
       },
       { clock: createFakeClock(), logger: pino({ level: 'silent' }), random: seededRandom(7) },
     );
@@ -92,6 +93,26 @@ describe('ClusterSet', () => {
     set.get('web');
     set.invalidate({ type: 'instance.put', revision: 4, instance: instance('w1', { service: 'api' }) });
     expect(cluster.stale).toBe(true);
+  });
+
+  it('resolves a name written in another case to the service with instances, as the proxies do', () => {
+    const { state, set } = setup();
+    state.instances = [instance('w1')];
+    const cluster = set.get('web');
+    expect(set.get('Web')).toBe(cluster);
+    expect(set.get('WEB').endpoints.map((endpoint) => endpoint.id)).toEqual(['w1']);
+
+    // A service registered later under the other case: the exact name wins from the next change on.
+    state.instances = [instance('w1'), instance('W2', { service: 'Web' })];
+    set.invalidate({ type: 'instance.put', revision: 2, instance: state.instances[1] });
+    expect(set.get('Web').endpoints.map((endpoint) => endpoint.id)).toEqual(['W2']);
+    expect(set.get('WEB')).toBe(cluster);
+
+    // A name asked for before any instance had it reaches the service once one registers.
+    expect(set.get('Api').endpoints).toEqual([]);
+    state.instances = [...state.instances, instance('a1', { service: 'api' })];
+    set.invalidate({ type: 'instance.put', revision: 3, instance: state.instances[2] });
+    expect(set.get('Api').endpoints.map((endpoint) => endpoint.id)).toEqual(['a1']);
   });
 
   it('applies policy changes: a new balancer kind, breakers rebuilt only when their settings change', () => {
