@@ -44,6 +44,7 @@ export const MESH_ERRORS = Object.freeze({
   connectFailed: cannedResponse('UPSTREAM_CONNECT_FAILED', 'could not connect to an upstream instance'),
   reset: cannedResponse('UPSTREAM_RESET', 'the upstream closed the connection before it answered'),
   notAService: cannedResponse('NO_ROUTE', 'the request does not name a service'),
+  badDaprTarget: cannedResponse('NOT_FOUND', 'expected /v1.0/invoke/{service}/method/{path}'),
 });
 
 /** Per-service errors, precomputed when the cluster is created. */

@@ -267,6 +267,20 @@ describe('sidecar listeners', () => {
     ).toMatchObject({ name: 'orders', url: '/items/9?x=1' });
   });
 
+  it('outbound: a malformed Dapr-style path is NOT_FOUND, as on the control plane, not sent on by Host', async () => {
+    for (const path of ['/v1.0/invoke/orders/items', '/v1.0/invoke/orders', '/v1.0/invoke//method/x']) {
+      expect(await seen(outbound.port, 'GET', path, { host: 'orders' })).toEqual({
+        status: 404,
+        code: 'NOT_FOUND',
+      });
+    }
+    // The connection stays usable, and the same Host still reaches the service.
+    expect(await seen(outbound.port, 'GET', '/v1.0/other', { host: 'orders' })).toMatchObject({
+      name: 'orders',
+      url: '/v1.0/other',
+    });
+  });
+
   it('outbound: an unknown service is NO_HEALTHY_UPSTREAM', async () => {
     expect(await seen(outbound.port, 'GET', '/', { host: 'nobody' })).toEqual({
       status: 503,

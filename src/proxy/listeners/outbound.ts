@@ -4,7 +4,14 @@ import type { DiscoverySource } from '../discovery/index.ts';
 import type { Resolution } from '../engine/index.ts';
 import { MESH_ERRORS } from '../error-responses.ts';
 import type { RequestHead } from '../http1/index.ts';
-import { type AbsoluteTarget, type DaprTarget, hostOf, splitAbsolute, splitDapr } from '../routing/index.ts';
+import {
+  type AbsoluteTarget,
+  DAPR_PREFIX,
+  type DaprTarget,
+  hostOf,
+  splitAbsolute,
+  splitDapr,
+} from '../routing/index.ts';
 import { ClusterManager } from '../upstream/index.ts';
 import { type ListenerOptions, listen, type ProxyListener } from './listener.ts';
 
@@ -33,7 +40,12 @@ export class OutboundRouter {
     const target = head.target;
     let service: string;
     if (target.charCodeAt(0) === 47 /* / */) {
-      if (target.charCodeAt(1) === 118 /* v */ && splitDapr(target, this.dapr)) {
+      if (target.charCodeAt(1) === 118 /* v */ && target.startsWith(DAPR_PREFIX)) {
+        // As on the control plane: a malformed invocation is refused, not sent on by its Host.
+        if (!splitDapr(target, this.dapr)) {
+          out.error = MESH_ERRORS.badDaprTarget;
+          return;
+        }
         service = this.dapr.service;
         out.target = this.dapr.path;
       } else if (head.host !== undefined) {
