@@ -36,6 +36,9 @@ export interface ResponseHeadEdits extends CommonEdits {
 const CONNECTION_KEEP_ALIVE = Buffer.from('connection: keep-alive\r\n', 'latin1');
 const CONNECTION_CLOSE = Buffer.from('connection: close\r\n', 'latin1');
 const CONNECTION_UPGRADE = Buffer.from('connection: upgrade\r\n', 'latin1');
+/** A 426 names the protocols to upgrade to; its sender must list `upgrade` in Connection (RFC 9110 §7.8). */
+const CONNECTION_KEEP_ALIVE_OFFER = Buffer.from('connection: keep-alive, upgrade\r\n', 'latin1');
+const CONNECTION_CLOSE_OFFER = Buffer.from('connection: close, upgrade\r\n', 'latin1');
 /** `te: trailers` goes on regenerated, with the `te` option its sender must put in Connection. */
 const TE_KEEP_ALIVE = Buffer.from('te: trailers\r\nconnection: keep-alive, te\r\n', 'latin1');
 const TE_UPGRADE = Buffer.from('te: trailers\r\nconnection: upgrade, te\r\n', 'latin1');
@@ -102,19 +105,25 @@ export function writeRequestHead(head: RequestHead, edits: RequestHeadEdits = NO
 /**
  * The head to send back to the client, as one Buffer: the status line as `HTTP/1.1`, every header
  * except the hop-by-hop ones (Connection and the headers it names, Keep-Alive, Proxy-Connection, TE,
- * Trailer, Proxy-Authenticate, Upgrade unless 101) and the `drop` / `remove` ones, then `append`,
+ * Trailer, Proxy-Authenticate, Upgrade unless 101 or 426) and the `drop` / `remove` ones, then `append`,
  * then the Connection header.
  */
 export function writeResponseHead(head: ResponseHead, edits: ResponseHeadEdits = NO_EDITS): Buffer {
   const { buf, base } = head;
   const upgrading = head.status === 101;
+  const offering = head.status === 426 && (head.kindMask & HeaderKind.Upgrade) !== 0;
   let dropMask = RESPONSE_HOP_BY_HOP | (edits.drop ?? 0);
-  if (upgrading) dropMask &= ~HeaderKind.Upgrade;
+  if (upgrading || offering) dropMask &= ~HeaderKind.Upgrade;
+  const closing = edits.connection === 'close';
   const connection = upgrading
     ? CONNECTION_UPGRADE
-    : edits.connection === 'close'
-      ? CONNECTION_CLOSE
-      : CONNECTION_KEEP_ALIVE;
+    : offering
+      ? closing
+        ? CONNECTION_CLOSE_OFFER
+        : CONNECTION_KEEP_ALIVE_OFFER
+      : closing
+        ? CONNECTION_CLOSE
+        : CONNECTION_KEEP_ALIVE;
   const size =
     head.startLineEnd +
     keptSize(head, dropMask, edits.remove) +

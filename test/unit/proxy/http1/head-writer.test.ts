@@ -185,4 +185,20 @@ describe('response head writer', () => {
       'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: x\r\nconnection: upgrade\r\n\r\n',
     );
   });
+
+  it('keeps Upgrade on a 426, with the upgrade option its sender must put in Connection', () => {
+    const head = response(
+      'HTTP/1.1 426 Upgrade Required\r\nUpgrade: TLS/1.3\r\nConnection: Upgrade\r\nContent-Length: 0\r\n\r\n',
+    );
+    expect(text(writeResponseHead(head))).toBe(
+      'HTTP/1.1 426 Upgrade Required\r\nUpgrade: TLS/1.3\r\nContent-Length: 0\r\nconnection: keep-alive, upgrade\r\n\r\n',
+    );
+    expect(text(writeResponseHead(head, { connection: 'close' }))).toBe(
+      'HTTP/1.1 426 Upgrade Required\r\nUpgrade: TLS/1.3\r\nContent-Length: 0\r\nconnection: close, upgrade\r\n\r\n',
+    );
+    // Elsewhere Upgrade is hop-by-hop.
+    expect(
+      text(writeResponseHead(response('HTTP/1.1 200 OK\r\nUpgrade: h2c\r\nContent-Length: 0\r\n\r\n'))),
+    ).toBe('HTTP/1.1 200 OK\r\nContent-Length: 0\r\nconnection: keep-alive\r\n\r\n');
+  });
 });
