@@ -96,6 +96,11 @@ describe('invocation on the control plane', { timeout: 60_000 }, () => {
       { name: 'main', instances: [{ address: '127.0.0.1', port: upstream.port }] },
       { name: 'viewed', instances: [{ address: '127.0.0.1', port: upstream.port }] },
       {
+        name: 'bounded',
+        instances: [{ address: '127.0.0.1', port: upstream.port }],
+        policy: { timeout: { requestMs: 300 } },
+      },
+      {
         name: 'flaky',
         instances: [
           { id: 'flaky-dead', address: '127.0.0.1', port: deadPort },
@@ -226,6 +231,16 @@ describe('invocation on the control plane', { timeout: 60_000 }, () => {
         timeout: '5s',
       });
       expect(inTime.body.status_code).toBe(200);
+    });
+
+    it("is bounded by the service's own request timeout when that is shorter than the call's", async () => {
+      const res = await call(node.url, 'POST', '/api/v1/mesh/v2/call', {
+        service_name: 'bounded',
+        path: '/slow?ms=3000',
+        timeout: 20,
+      });
+      expect(res.status).toBe(504);
+      expect(res.body.error.code).toBe('UPSTREAM_TIMEOUT');
     });
 
     it('answers UPSTREAM_TIMEOUT 504 when the timeout passes while the body is still coming', async () => {
