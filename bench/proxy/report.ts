@@ -58,6 +58,11 @@ export interface Figures {
   addedP50Ms: number;
   addedP90Ms: number;
   addedP99Ms: number;
+  /** Added latency at the paced rate over HAProxy's, and the paced latency over the direct path's. */
+  addedP50ToHaproxy: number;
+  addedP99ToHaproxy: number;
+  pacedP50ToDirect: number;
+  pacedP99ToDirect: number;
   pacedRequestsPerSecond: number;
   cpuUsPerRequest: number;
   /** cpuUsPerRequest split into user mode and kernel (medians of each, so they need not add up). */
@@ -65,6 +70,8 @@ export interface Figures {
   cpuKernelUsPerRequest: number;
   /** The proxy's CPU per request at the paced rate, where every request wakes an idle proxy. */
   pacedCpuUsPerRequest: number;
+  /** CPU per request at saturation over HAProxy's. */
+  cpuToHaproxy: number;
   rssMiB: number;
   rssAnonMiB: number;
   rssFileMiB: number;
@@ -99,6 +106,15 @@ export function figures(samples: Sample[], target: TargetId): Figures {
       const direct = find('paced', 'direct', r);
       return mine && direct ? (mine.wrk[key] - direct.wrk[key]) / 1000 : Number.NaN;
     });
+  const pacedOver = (key: 'p50_us' | 'p99_us', base: TargetId, subtractDirect: boolean) =>
+    over((r) => {
+      const mine = find('paced', target, r);
+      const other = find('paced', base, r);
+      const direct = find('paced', 'direct', r);
+      if (!mine || !other || !direct) return Number.NaN;
+      const offset = subtractDirect ? direct.wrk[key] : 0;
+      return (mine.wrk[key] - offset) / (other.wrk[key] - offset);
+    });
   /** The median over rounds of the share `part` of the proxy's CPU per request in `test`. */
   const cpu = (test: TestName, part: (sample: Sample) => number) =>
     over((r) => {
@@ -115,11 +131,20 @@ export function figures(samples: Sample[], target: TargetId): Figures {
     addedP50Ms: added('p50_us'),
     addedP90Ms: added('p90_us'),
     addedP99Ms: added('p99_us'),
+    addedP50ToHaproxy: pacedOver('p50_us', 'haproxy', true),
+    addedP99ToHaproxy: pacedOver('p99_us', 'haproxy', true),
+    pacedP50ToDirect: pacedOver('p50_us', 'direct', false),
+    pacedP99ToDirect: pacedOver('p99_us', 'direct', false),
     pacedRequestsPerSecond: over((r) => rate(find('paced', target, r))),
     cpuUsPerRequest: cpu('saturation', () => 1),
     cpuUserUsPerRequest: cpu('saturation', (sample) => sample.proxyUserShare),
     cpuKernelUsPerRequest: cpu('saturation', (sample) => 1 - sample.proxyUserShare),
     pacedCpuUsPerRequest: cpu('paced', () => 1),
+    cpuToHaproxy: over((r) => {
+      const mine = find('saturation', target, r);
+      const haproxy = find('saturation', 'haproxy', r);
+      return mine && haproxy ? cpuPerRequest(mine, 1) / cpuPerRequest(haproxy, 1) : Number.NaN;
+    }),
     rssMiB: over((r) => find('paced', target, r)?.rssMiB ?? Number.NaN),
     rssAnonMiB: over((r) => find('paced', target, r)?.rssAnonMiB ?? Number.NaN),
     rssFileMiB: over((r) => find('paced', target, r)?.rssFileMiB ?? Number.NaN),
@@ -201,6 +226,26 @@ export function renderReport(
         `${num(f.p50Ms, 3)} | ${num(f.p99Ms, 3)} | ` +
         `${direct ? '0' : signed(f.addedP50Ms)} | ${direct ? '0' : signed(f.addedP90Ms)} | ${direct ? '0' : signed(f.addedP99Ms)} | ` +
         `${num(f.cpuUsPerRequest, 1)} | ${num(f.rssMiB, 1)} | ${f.errors} |`,
+    );
+  }
+  out.push('');
+  out.push(
+    'The same as ratios (taken within each round, then the median): requests/s at saturation, added latency ' +
+      "at the paced rate over HAProxy's, latency at the paced rate over the direct path's, and CPU per " +
+      "1,000 requests at saturation (ms; the same figure as µs per request) over HAProxy's.",
+  );
+  out.push('');
+  out.push(
+    '| proxy | req/s × HAProxy | req/s × direct | added p50 × HAProxy | added p99 × HAProxy | p50 × direct | p99 × direct | CPU ms / 1,000 req | CPU × HAProxy |',
+  );
+  out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const id of order) {
+    if (id === 'direct' || unavailable[id] !== undefined) continue;
+    const f = figures(samples, id);
+    out.push(
+      `| ${LABELS[id]} | ${num(f.toHaproxy, 2)} | ${num(f.toDirect, 2)} | ${num(f.addedP50ToHaproxy, 2)} | ` +
+        `${num(f.addedP99ToHaproxy, 2)} | ${num(f.pacedP50ToDirect, 2)} | ${num(f.pacedP99ToDirect, 2)} | ` +
+        `${num(f.cpuUsPerRequest, 1)} | ${num(f.cpuToHaproxy, 2)} |`,
     );
   }
   out.push('');

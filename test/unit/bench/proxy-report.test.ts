@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderVerdict, type Sample } from '../../../bench/proxy/report.ts';
+import { renderReport, renderVerdict, type Sample } from '../../../bench/proxy/report.ts';
 import type { TargetId } from '../../../bench/proxy/targets.ts';
 import type { WrkResult } from '../../../bench/proxy/wrk.ts';
 
@@ -80,5 +80,31 @@ describe('bench:proxy verdict', () => {
     });
     expect(under).toContain('meets every target');
     expect(under).toContain('= 57.0 MiB (< 60 MB) PASS');
+  });
+
+  it('prints requests/s, added latency and CPU per 1,000 requests as ratios to HAProxy and the direct path', () => {
+    const info = {
+      date: 'd',
+      machine: 'm',
+      versions: 'v',
+      rounds: 1,
+      seconds: 5,
+      connections: 32,
+      rate: 1_000,
+      pacedConnections: 16,
+      coreLoad: 0,
+      coreProxy: 1,
+      bodyBytes: 1024,
+    };
+    const report = renderReport(info, ['direct', 'haproxy', 'sidecar'], {}, round(55));
+    // Sidecar: 30k / 40k req/s; added p50 (250 - 60) / (300 - 60) µs, p99 (500 - 120) / (600 - 120);
+    // paced p50 250 / 60, p99 500 / 120; 30 µs of CPU per request for both proxies.
+    expect(report).toContain(
+      '| **Trellis sidecar** (inbound) | 0.75 | 0.60 | 0.79 | 0.79 | 4.17 | 4.17 | 30.0 | 1.00 |',
+    );
+    expect(report).toContain(
+      '| HAProxy (nbthread 1) | 1.00 | 0.80 | 1.00 | 1.00 | 5.00 | 5.00 | 30.0 | 1.00 |',
+    );
+    expect(report).not.toMatch(/^\| direct \(no proxy\) \| 1\.00 \|/m);
   });
 });
