@@ -161,6 +161,32 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
 }
 
 /** The `trellis` binary running as a child process. */
+/** `trellis proxy` arguments for a sidecar of `service` beside the app on `appPort`, checked every 200 ms. */
+export function sidecarArgs(
+  service: string,
+  appPort: number,
+  ports: { inbound: number; outbound: number },
+  control: string,
+  extra: string[] = [],
+): string[] {
+  return [
+    'proxy',
+    '--service',
+    service,
+    '--app',
+    `127.0.0.1:${appPort}`,
+    '--inbound-port',
+    String(ports.inbound),
+    '--outbound-port',
+    String(ports.outbound),
+    '--control',
+    control,
+    '--check-interval',
+    '200ms',
+    ...extra,
+  ];
+}
+
 export interface Running {
   readonly child: ChildProcess;
   readonly pid: number;

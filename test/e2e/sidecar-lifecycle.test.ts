@@ -16,6 +16,7 @@ import {
   kill,
   type Running,
   send,
+  sidecarArgs,
   spawnTrellis,
   startApp,
   type TestApp,
@@ -150,24 +151,7 @@ describe('trellis proxy: shutting down while the app still calls out', { timeout
   });
 
   function sidecar(service: string, appPort: number, inbound: number, outbound: number): Running {
-    return trellis(
-      [
-        'proxy',
-        '--service',
-        service,
-        '--app',
-        `127.0.0.1:${appPort}`,
-        '--inbound-port',
-        String(inbound),
-        '--outbound-port',
-        String(outbound),
-        '--control',
-        controlUrl,
-        '--check-interval',
-        '200ms',
-      ],
-      cwd,
-    );
+    return trellis(sidecarArgs(service, appPort, { inbound, outbound }, controlUrl), cwd);
   }
 
   it("on SIGTERM the outbound listener serves the app's calls until the requests in flight are done", async () => {

@@ -23,6 +23,7 @@ import {
   REPO_ROOT,
   type Running,
   send,
+  sidecarArgs,
   spawnTrellis,
   startApp,
   type TestApp,
@@ -88,25 +89,7 @@ describe('trellis proxy: the sidecar', { timeout: 90_000 }, () => {
   }
 
   function sidecar(service: string, app: TestApp, inbound: number, outbound: number, extra: string[] = []) {
-    return trellis(
-      [
-        'proxy',
-        '--service',
-        service,
-        '--app',
-        `127.0.0.1:${app.port}`,
-        '--inbound-port',
-        String(inbound),
-        '--outbound-port',
-        String(outbound),
-        '--control',
-        controlUrl,
-        '--check-interval',
-        '200ms',
-        ...extra,
-      ],
-      cwd,
-    );
+    return trellis(sidecarArgs(service, app.port, { inbound, outbound }, controlUrl, extra), cwd);
   }
 
   async function healthOf(id: string): Promise<string | undefined> {

@@ -274,7 +274,9 @@ describe('proxy upgrades through the gateway', () => {
         await eventually(() => client.ended);
         const refused = parseOne(client.received, true)!;
         expect(refused.response.status, `split: ${split}`).toBe(426);
-        expect(refused.response.headers.connection).toBe('close');
+        // A 426 keeps the Upgrade it names, with the upgrade option (RFC 9110 §7.8).
+        expect(refused.response.headers.connection).toBe('close, upgrade');
+        expect(refused.response.headers.upgrade).toBe('websocket');
         expect(refused.rest, `split: ${split}`).toBe('');
       } finally {
         client.socket.destroy();
