@@ -314,6 +314,8 @@ describe('proxy forwarding: upgrades, bad upstreams, stale connections', () => {
   const servers: Array<{ close(): Promise<void> }> = [];
   let stale: { port: number; connections: number } & { close(): Promise<void> };
   let closing: { port: number; connections: number } & { close(): Promise<void> };
+  /** The methods of the requests the stale upstream read, the ones it reset included. */
+  const staleRequests: string[] = [];
 
   beforeAll(async () => {
     // A WebSocket-like upstream: answers the upgrade, then echoes bytes upper-cased.
@@ -357,6 +359,7 @@ describe('proxy forwarding: upgrades, bad upstreams, stale connections', () => {
           if (end < 0) return;
           const length = Number(/content-length: (\d+)/i.exec(buffer.slice(0, end))?.[1] ?? 0);
           if (buffer.length < end + 4 + length) return;
+          staleRequests.push(buffer.slice(0, buffer.indexOf(' ')));
           buffer = buffer.slice(end + 4 + length);
           seen++;
           if (seen > 1) {
@@ -417,16 +420,33 @@ describe('proxy forwarding: upgrades, bad upstreams, stale connections', () => {
     expect(JSON.parse(response.body).error.code).toBe('BAD_GATEWAY');
   });
 
-  it('sends a request again on a fresh connection when a reused one was closed under it, even a POST', async () => {
+  it('sends an idempotent request again on a fresh connection when a reused one was closed under it', async () => {
     const client = await RawClient.open(gateway.port);
+    staleRequests.length = 0;
+    const before = stale.connections;
     for (let i = 0; i < 3; i++) {
-      const response = await client.request('POST', '/stale', {}, 'data');
+      const response = await client.request('GET', '/stale');
       expect(response.status).toBe(200);
       expect(response.body).toBe('ok');
     }
     client.close();
-    // Three requests: the first on connection 1, each later one on a stale connection, then a new one.
-    expect(stale.connections).toBe(3);
+    // The first on a new connection or an idle one that goes stale, each later one on a stale connection
+    // and then a new one: the policy's maxAttempts 1 does not stop this resend.
+    expect(stale.connections - before).toBeGreaterThanOrEqual(2);
+    expect(staleRequests.filter((method) => method === 'GET').length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('does not send a POST again outside the retry policy: the upstream may have acted on it', async () => {
+    const client = await RawClient.open(gateway.port);
+    // Leaves an idle pooled connection that has answered once, so the next request finds it stale.
+    expect((await client.request('GET', '/stale')).status).toBe(200);
+    staleRequests.length = 0;
+    const response = await client.request('POST', '/stale', {}, 'data');
+    expect(response.status).toBe(502);
+    expect(response.headers['x-trellis-error']).toBe('UPSTREAM_RESET');
+    // Read once, reset, never resent (maxAttempts 1).
+    expect(staleRequests).toEqual(['POST']);
+    client.close();
   });
 
   it('keeps the client connection when the upstream closes its own, and closes when the client asks', async () => {

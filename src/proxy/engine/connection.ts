@@ -1,5 +1,11 @@
 import type { Socket } from 'node:net';
-import { type AttemptOutcome, type Clock, DEADLINE_HEADER, parseDeadline } from '../../core/index.ts';
+import {
+  type AttemptOutcome,
+  type Clock,
+  DEADLINE_HEADER,
+  isIdempotent,
+  parseDeadline,
+} from '../../core/index.ts';
 import type { RouteStatsHolder } from '../../telemetry/proxy-stats.ts';
 import { methodIndex, type RequestStats } from '../../telemetry/request-stats.ts';
 import { type CannedResponse, MESH_ERRORS } from '../error-responses.ts';
@@ -129,6 +135,8 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
   private settings: ExchangeSettings | null = null;
   private slotHeld = false;
   private method = 'GET';
+  /** GET HEAD OPTIONS PUT DELETE TRACE: may be sent again after a stale connection, outside the retry policy. */
+  private idempotent = true;
   private clientKeepAlive = true;
   private clientHttp10 = false;
   private upgrading = false;
@@ -158,8 +166,9 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
   /** A body byte was written upstream and not kept: the request cannot be sent again. */
   private bodyWritten = false;
   /**
-   * The parts that went out with the head on a reused connection, kept until the response starts so
-   * that a stale connection can be retried even when the body is not buffered for retries.
+   * The parts of an idempotent request that went out with the head on a reused connection, kept until
+   * the response starts so that a stale connection can be retried even when the body is not buffered
+   * for retries.
    */
   private staleKeep = false;
   /** The request has a body (framing other than none, and not a zero Content-Length). */
@@ -396,6 +405,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     const observer = this.observer;
     if (observer !== null) observer.begin(head);
     this.method = head.method;
+    this.idempotent = isIdempotent(head.method);
     this.clientKeepAlive = head.keepAlive;
     this.clientHttp10 = head.version === '1.0';
     this.expectContinue = head.expectContinue;
@@ -654,7 +664,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
 
   private markPartsSent(reused: boolean): void {
     if (this.parts.length === 0) return;
-    if (this.retaining || reused) {
+    if (this.retaining || (reused && this.idempotent)) {
       this.partsSent = this.parts.length;
       this.staleKeep = !this.retaining;
     } else {
@@ -1179,9 +1189,18 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
       this.socket.destroy();
       return;
     }
-    // A reused connection the upstream closed before answering anything never carried the request
-    // (it closed while idle, racing us): send it again on a new connection, whatever the method.
-    if (kind === 'reset' && conn.reused && !this.responseStarted && !this.staleRetried && this.canReplay()) {
+    // A reused connection the upstream closed before answering anything most likely closed while idle,
+    // racing us: an idempotent request goes again on a new connection, once, outside the retry policy
+    // (as Go's and browsers' clients do). Any other request may have been read and acted on before the
+    // close, so only the retry policy (its conditions, attempts and budget) may send it again.
+    if (
+      kind === 'reset' &&
+      conn.reused &&
+      this.idempotent &&
+      !this.responseStarted &&
+      !this.staleRetried &&
+      this.canReplay()
+    ) {
       this.staleRetried = true;
       this.staleKeep = false;
       this.partsSent = 0;

@@ -5,7 +5,7 @@ import type {
   OutgoingHttpHeaders,
 } from 'node:http2';
 import type { Socket } from 'node:net';
-import type { AttemptOutcome, Clock } from '../../core/index.ts';
+import { type AttemptOutcome, type Clock, isIdempotent } from '../../core/index.ts';
 import { type CannedResponse, cannedResponse, MESH_ERRORS } from '../error-responses.ts';
 import {
   ChunkedDecoder,
@@ -105,6 +105,7 @@ export class H2Exchange implements ClusterWaiter {
   private counters: AttemptCounters | null = null;
   private headers: OutgoingHttpHeaders | null = null;
   private method = 'GET';
+  private idempotent = true;
   private clientKeepAlive = true;
   private clientHttp10 = false;
   private expectContinue = false;
@@ -199,6 +200,7 @@ export class H2Exchange implements ClusterWaiter {
     this.settings = settings;
     this.counters = counters;
     this.method = head.method;
+    this.idempotent = isIdempotent(head.method);
     this.clientKeepAlive = head.keepAlive;
     this.clientHttp10 = head.version === '1.0';
     this.expectContinue = head.expectContinue;
@@ -477,7 +479,7 @@ export class H2Exchange implements ClusterWaiter {
       let ok = true;
       for (let i = 0; i < parts.length; i++) ok = stream.write(parts[i]);
       if (!this.retaining) {
-        if (this.reusedSession && parts.length !== 0) this.staleKeep = true;
+        if (this.reusedSession && this.idempotent && parts.length !== 0) this.staleKeep = true;
         else this.dropParts();
       }
       if (this.reqBodyDone) stream.end();
@@ -725,11 +727,13 @@ export class H2Exchange implements ClusterWaiter {
       return;
     }
     // A session that was open before the stream went away under it (the upstream closed it while we
-    // sent): the request never reached the application; send it again on a new session, whatever the
-    // method, once (as the HTTP/1.1 path does for a stale pooled connection).
+    // sent): an idempotent request goes again on a new session, once, outside the retry policy (as the
+    // HTTP/1.1 path does for a stale pooled connection); any other may have been acted on, and only
+    // the retry policy may send it again.
     if (
       kind === 'reset' &&
       lost &&
+      this.idempotent &&
       this.reusedSession &&
       !this.responded &&
       !this.staleRetried &&
