@@ -13,7 +13,8 @@ export interface ClusterSource {
  * watch's view: a change marks the clusters it touches stale, and a stale cluster resynchronises
  * (endpoints updated in place, policy re-applied) at its next call, or at once when calls are queued
  * on it; services never called cost nothing. Names resolve as the proxies resolve them,
- * case-insensitively (`foldServiceNames`): `Orders` reaches `orders` unless `Orders` has instances.
+ * case-insensitively (`foldServiceNames`) and without a trailing dot: `Orders` and `orders.` reach
+ * `orders` unless `Orders` has instances.
  */
 export class ClusterSet {
   private readonly clusters = new Map<string, SdkCluster>();
@@ -82,8 +83,11 @@ export class ClusterSet {
   }
 
   /** The name as written when that service has instances, else the one it stands for but for case. */
-  private resolve(service: string): string {
+  private resolve(written: string): string {
     this.names ??= new Set(this.source.serviceNames());
+    if (this.names.has(written)) return written;
+    // An absolute DNS name (`orders.`) names the same service, as in the proxies.
+    const service = written.endsWith('.') ? written.slice(0, -1) : written;
     if (this.names.has(service)) return service;
     this.folded ??= foldServiceNames(this.names);
     return this.folded.get(service.toLowerCase()) ?? service;

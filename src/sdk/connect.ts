@@ -1,6 +1,11 @@
 import { pino } from 'pino';
 import type { Response } from 'undici';
-import { createControlClient, type MeshWatch, watchMesh } from '../client/index.ts';
+import {
+  createControlClient,
+  type InstanceRegistration,
+  type MeshWatch,
+  watchMesh,
+} from '../client/index.ts';
 import {
   type Clock,
   createPreciseClock,
@@ -17,7 +22,7 @@ import { registerInstance } from './registration.ts';
 import { createMeshRequest } from './request.ts';
 import { onShutdownSignal } from './signals.ts';
 import { createSdkTracing, describeCall, type SdkTracing, traceContextOf } from './tracing.ts';
-import type { ConnectOptions, Mesh, MeshRequest, Registration } from './types.ts';
+import type { ConnectOptions, Mesh, MeshRequest } from './types.ts';
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
@@ -41,6 +46,18 @@ export async function connect(options: ConnectOptions): Promise<Mesh> {
   let clusters: ClusterSet | undefined;
   let lastError: MeshError | undefined;
   let refuse: ((error: MeshError) => void) | undefined;
+  let everConnected = false;
+  const registrations = new Set<InstanceRegistration>();
+  // Like Consul's agent and the sidecar: an instance the registry lost (removed by hand, by
+  // deregisterAfter, or with its store) is registered again; only deregister() or close() end it.
+  function ensureRegistered(which: (registration: InstanceRegistration) => boolean): void {
+    for (const registration of registrations) {
+      if (!which(registration)) continue;
+      registration.ensure().catch((error: unknown) => {
+        logger.warn({ err: error, id: registration.id }, 'mesh sdk: could not register the instance again');
+      });
+    }
+  }
   const watch = watchMesh({
     url: options.control,
     token: options.token,
@@ -49,6 +66,12 @@ export async function connect(options: ConnectOptions): Promise<Mesh> {
     random,
     onSnapshot: () => clusters?.invalidateAll(),
     onChange: (change) => clusters?.invalidate(change),
+    onState(connected) {
+      // A control plane back after an outage may have lost what it knew (a store wiped, or one older
+      // than store ids replaying only later changes): each reconnection asks it about our instances.
+      if (connected && everConnected) ensureRegistered(() => true);
+      if (connected) everConnected = true;
+    },
     onError(error) {
       lastError = error;
       if (!error.retryable) refuse?.(error);
@@ -85,7 +108,9 @@ export async function connect(options: ConnectOptions): Promise<Mesh> {
   );
   const liveClusters = clusters;
   const interceptors = createInterceptors();
-  const registrations = new Set<Registration>();
+  const unsubscribeRegistrations = watch.subscribe(() => {
+    if (watch.connected()) ensureRegistered((registration) => watch.instance(registration.id) === undefined);
+  });
   const deps = { clock, random, logger };
   let closing: Promise<void> | undefined;
   let uninstallSignals: (() => void) | undefined;
@@ -126,6 +151,7 @@ export async function connect(options: ConnectOptions): Promise<Mesh> {
     close() {
       closing ??= (async () => {
         uninstallSignals?.();
+        unsubscribeRegistrations();
         await Promise.all(
           [...registrations].map((registration) =>
             registration.deregister().catch((error) => {

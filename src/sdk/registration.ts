@@ -1,6 +1,11 @@
-import { createRegistration, type RegistrationDeps, type RegistrationInput } from '../client/index.ts';
+import {
+  createRegistration,
+  type InstanceRegistration,
+  type RegistrationDeps,
+  type RegistrationInput,
+} from '../client/index.ts';
 import { instanceRegistration, validate } from '../config/index.ts';
-import type { RegisterOptions, Registration } from './types.ts';
+import type { RegisterOptions } from './types.ts';
 
 const DEFAULT_TTL = '10s';
 
@@ -8,7 +13,10 @@ const DEFAULT_TTL = '10s';
  * Registers one instance (see createRegistration in src/client). With `healthPath` the control plane
  * checks it over HTTP; otherwise it gets a TTL check and this process heartbeats every third of the TTL.
  */
-export function registerInstance(options: RegisterOptions, deps: RegistrationDeps): Promise<Registration> {
+export function registerInstance(
+  options: RegisterOptions,
+  deps: RegistrationDeps,
+): Promise<InstanceRegistration> {
   const input: RegistrationInput = {
     id: options.id,
     service: options.service,

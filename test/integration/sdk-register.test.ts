@@ -4,6 +4,7 @@ import { createControlClient } from '../../src/client/index.ts';
 import { connect, type Mesh } from '../../src/index.ts';
 import { eventually, startTestControl, type TestControl } from '../helpers/control.ts';
 import { freePort } from '../helpers/ports.ts';
+import { startForwarder } from '../helpers/tcp-forwarder.ts';
 import { startApp } from './sdk-apps.ts';
 
 const logger = pino({ level: 'silent' });
@@ -109,6 +110,40 @@ describe('SDK: connect and register against a real control plane', () => {
       async () => (await client.listInstances({ service: 'cart' })).instances.length === 1,
       5_000,
     );
+  });
+
+  it('registers an HTTP-checked instance again when the control plane forgot it, or came back without it', async () => {
+    const port = await freePort();
+    const first = await control({ control: { port } });
+    const forwarder = await startForwarder(port);
+    cleanup.push(() => forwarder.down());
+    const app = await startApp('api-1');
+    cleanup.push(() => app.close());
+    const mesh = await connect({ control: `http://127.0.0.1:${forwarder.port}`, logger });
+    cleanup.push(() => mesh.close());
+    const registration = await mesh.register({ service: 'api', port: app.port, healthPath: '/health' });
+    const known = async (node: TestControl) => {
+      const client = createControlClient({ url: node.url });
+      try {
+        return (await client.listInstances({ service: 'api' })).instances.map((instance) => instance.id);
+      } finally {
+        await client.close();
+      }
+    };
+
+    // Removed by hand: the watch shows it gone, and the SDK puts it back (no heartbeats carry it).
+    const client = createControlClient({ url: first.url });
+    cleanup.push(() => client.close());
+    await client.deregisterInstance(registration.id);
+    await eventually(async () => (await known(first)).includes(registration.id), 5_000);
+
+    // The control plane restarts on an empty store: the reconnection registers it there.
+    await forwarder.down();
+    await first.close();
+    const second = await control({ control: { port } });
+    await forwarder.up();
+    await eventually(async () => (await known(second)).includes(registration.id), 10_000);
+    await eventually(() => mesh.connected());
   });
 
   it('refuses a bad registration with the path of the bad field, before sending it', async () => {

@@ -101,6 +101,8 @@ describe('ClusterSet', () => {
     const cluster = set.get('web');
     expect(set.get('Web')).toBe(cluster);
     expect(set.get('WEB').endpoints.map((endpoint) => endpoint.id)).toEqual(['w1']);
+    expect(set.get('web.')).toBe(cluster);
+    expect(set.get('WEB.')).toBe(cluster);
 
     // A service registered later under the other case: the exact name wins from the next change on.
     state.instances = [instance('w1'), instance('W2', { service: 'Web' })];
