@@ -164,6 +164,7 @@ export abstract class EndpointSet<E extends ResilientEndpoint, S> {
         // the ejection's timer runs out.
         if (instance.health === 'healthy' && existing.health !== 'healthy') {
           existing.ejectedUntil = 0;
+          this.outlier?.uneject(existing);
           existing.breaker = this.createBreaker(existing);
         }
         existing.weight = weight;
@@ -214,25 +215,33 @@ export abstract class EndpointSet<E extends ResilientEndpoint, S> {
       this.balancer = balancer;
     }
     this.hashHeader = policy.loadBalancer.hashHeader?.toLowerCase() || undefined;
-    if (previous === undefined || !same(previous.circuitBreaker, policy.circuitBreaker)) {
-      for (const endpoint of this.endpoints) endpoint.breaker = this.createBreaker(endpoint);
-    }
-    if (previous === undefined || !same(previous.outlierDetection, policy.outlierDetection)) {
+    const breakersChanged = previous === undefined || !same(previous.circuitBreaker, policy.circuitBreaker);
+    const outlierChanged =
+      previous === undefined || !same(previous.outlierDetection, policy.outlierDetection);
+    if (outlierChanged) {
       const outlier = policy.outlierDetection;
       this.outlier = outlier.enabled
-        ? createOutlierDetector<E>({
-            clock,
-            consecutiveErrors: outlier.consecutiveErrors,
-            baseEjectionTimeMs: outlier.baseEjectionTimeMs,
-            maxEjectionTimeMs: outlier.maxEjectionTimeMs,
-            maxEjectionPercent: outlier.maxEjectionPercent,
-            onEject: () => {
-              this.ejections++;
+        ? createOutlierDetector<E>(
+            {
+              clock,
+              consecutiveErrors: outlier.consecutiveErrors,
+              baseEjectionTimeMs: outlier.baseEjectionTimeMs,
+              maxEjectionTimeMs: outlier.maxEjectionTimeMs,
+              maxEjectionPercent: outlier.maxEjectionPercent,
+              onEject: () => {
+                this.ejections++;
+              },
             },
-          })
+            this.outlier ?? undefined,
+          )
         : null;
       this.outlier?.setEndpoints(this.endpoints);
     }
+    // New breaker settings start every breaker closed (an operator's override, as Envoy's reload does).
+    if (breakersChanged) {
+      for (const endpoint of this.endpoints) endpoint.breaker = this.createBreaker(endpoint);
+    }
+    if (previous !== undefined && (breakersChanged || outlierChanged)) this.reEject();
     if (previous === undefined || !same(previous.retry.budget, policy.retry.budget)) {
       this.budget = createRetryBudget({
         clock,
@@ -356,6 +365,20 @@ export abstract class EndpointSet<E extends ResilientEndpoint, S> {
       },
     });
     return breaker;
+  }
+
+  /**
+   * Sets each endpoint's ejection from what ejects it now (an open breaker, the outlier detector):
+   * one ejected under settings just replaced (a breaker reset, detection turned off) is back at once.
+   */
+  private reEject(): void {
+    for (const endpoint of this.endpoints) {
+      endpoint.ejectedUntil = 0;
+      const openUntil = endpoint.breaker?.openUntil ?? 0;
+      if (openUntil > 0) ejectUntil(endpoint, openUntil);
+      const outlierUntil = this.outlier?.ejectedUntil(endpoint) ?? 0;
+      if (outlierUntil > 0) ejectUntil(endpoint, outlierUntil);
+    }
   }
 
   /** After the limits changed, queued waiters that now fit start; those beyond the queue overflow. */

@@ -33,6 +33,10 @@ export interface OutlierDetector<E extends Endpoint = Endpoint> {
   onSuccess(endpoint: E): void;
   onFailure(endpoint: E): void;
   isEjected(endpoint: E): boolean;
+  /** Ends the endpoint's ejection now (an active health check found it healthy again). */
+  uneject(endpoint: E): void;
+  /** Epoch ms when this detector's ejection of `endpoint` ends; 0 when it has not ejected it. */
+  ejectedUntil(endpoint: E): number;
   /** How many endpoints this detector has ejected right now. */
   ejectedCount(): number;
   /** Notices returns (firing `onReturn`); call it from a periodic metrics tick if you need them prompt. */
@@ -59,8 +63,12 @@ class Detector<E extends Endpoint> implements OutlierDetector<E> {
   private readonly onEject: OutlierDetectorOptions['onEject'];
   private readonly onReturn: OutlierDetectorOptions['onReturn'];
 
-  constructor(options: OutlierDetectorOptions) {
+  constructor(options: OutlierDetectorOptions, previous?: OutlierDetector<E>) {
     this.clock = options.clock;
+    // New settings do not forget what the old ones saw: errors in a row, ejections and their counts.
+    if (previous instanceof Detector) {
+      for (const [endpoint, host] of previous.hosts) this.hosts.set(endpoint, { ...host });
+    }
     this.threshold = Math.max(1, options.consecutiveErrors ?? 5);
     this.baseMs = options.baseEjectionTimeMs ?? 30_000;
     this.maxMs = Math.max(this.baseMs, options.maxEjectionTimeMs ?? 300_000);
@@ -97,6 +105,20 @@ class Detector<E extends Endpoint> implements OutlierDetector<E> {
   isEjected(endpoint: E): boolean {
     const host = this.hosts.get(endpoint);
     return host !== undefined && this.ejected(host, this.clock.now());
+  }
+
+  uneject(endpoint: E): void {
+    const host = this.hosts.get(endpoint);
+    if (host === undefined || !this.ejected(host, this.clock.now())) return;
+    host.until = 0;
+    host.returnedAt = this.clock.now();
+    host.errors = 0;
+    this.onReturn?.(endpoint);
+  }
+
+  ejectedUntil(endpoint: E): number {
+    const host = this.hosts.get(endpoint);
+    return host !== undefined && this.ejected(host, this.clock.now()) ? host.until : 0;
   }
 
   ejectedCount(): number {
@@ -137,8 +159,10 @@ class Detector<E extends Endpoint> implements OutlierDetector<E> {
   }
 }
 
+/** A detector; with `previous` (the same cluster's, under older settings), it carries on its state. */
 export function createOutlierDetector<E extends Endpoint = Endpoint>(
   options: OutlierDetectorOptions,
+  previous?: OutlierDetector<E>,
 ): OutlierDetector<E> {
-  return new Detector<E>(options);
+  return new Detector<E>(options, previous);
 }

@@ -125,6 +125,97 @@ describe('Cluster', () => {
     expect(picked).toEqual(new Set([a1, a2]));
   });
 
+  it('keeps outlier ejections and their cap across a change of the detection settings', () => {
+    const detection = {
+      enabled: true,
+      consecutiveErrors: 3,
+      baseEjectionTimeMs: 10_000,
+      maxEjectionTimeMs: 60_000,
+      maxEjectionPercent: 50,
+    };
+    const { cluster, clock, policy } = make({
+      circuitBreaker: { ...defaultServicePolicy('svc').circuitBreaker, enabled: false },
+      outlierDetection: detection,
+    });
+    cluster.setInstances([inst('a1'), inst('a2'), inst('a3'), inst('a4')]);
+    const [a1, a2, a3, a4] = cluster.endpoints;
+    for (const endpoint of [a1, a2]) for (let i = 0; i < 3; i++) cluster.recordFailure(endpoint, 1);
+    expect(cluster.outlier?.ejectedCount()).toBe(2);
+
+    cluster.applyPolicy({ ...policy, outlierDetection: { ...detection, consecutiveErrors: 4 } });
+    // Still ejected, and at the cap of 50%: the others' errors eject nobody more.
+    expect(a1.ejectedUntil).toBe(clock.now() + 10_000);
+    expect(cluster.outlier?.isEjected(a2)).toBe(true);
+    for (const endpoint of [a3, a4]) for (let i = 0; i < 4; i++) cluster.recordFailure(endpoint, 1);
+    expect(cluster.outlier?.ejectedCount()).toBe(2);
+    expect([a3, a4].every((endpoint) => endpoint.ejectedUntil === 0)).toBe(true);
+
+    // Detection turned off: its ejections end at once.
+    cluster.applyPolicy({ ...policy, outlierDetection: { ...detection, enabled: false } });
+    expect([a1, a2].every((endpoint) => endpoint.ejectedUntil === 0)).toBe(true);
+  });
+
+  it('new breaker settings close every breaker and end the ejections of the old open ones', () => {
+    const breaker = {
+      ...defaultServicePolicy('svc').circuitBreaker,
+      consecutiveFailures: 2,
+      recoveryTimeMs: 60_000,
+    };
+    const detection = {
+      enabled: true,
+      consecutiveErrors: 2,
+      baseEjectionTimeMs: 5_000,
+      maxEjectionTimeMs: 5_000,
+      maxEjectionPercent: 50,
+    };
+    const { cluster, clock, policy } = make({ circuitBreaker: breaker, outlierDetection: detection });
+    cluster.setInstances([inst('a1'), inst('a2'), inst('a3'), inst('a4')]);
+    const [a1, a2] = cluster.endpoints;
+    cluster.applyPolicy({ ...policy, outlierDetection: { ...detection, enabled: false } });
+    for (let i = 0; i < 2; i++) cluster.recordFailure(a1, 1);
+    expect(a1.breaker?.state).toBe('open');
+    expect(a1.ejectedUntil).toBe(clock.now() + 60_000);
+
+    cluster.applyPolicy({
+      ...policy,
+      circuitBreaker: { ...breaker, recoveryTimeMs: 1_000 },
+      outlierDetection: { ...detection, enabled: false },
+    });
+    expect(a1.breaker?.state).toBe('closed');
+    expect(a1.ejectedUntil).toBe(0);
+
+    // An endpoint the outlier detector ejected stays out when only the breaker settings change.
+    cluster.applyPolicy({ ...policy, circuitBreaker: { ...breaker, consecutiveFailures: 100 } });
+    for (let i = 0; i < 2; i++) cluster.recordFailure(a2, 1);
+    expect(a2.ejectedUntil).toBe(clock.now() + 5_000);
+    cluster.applyPolicy({ ...policy, circuitBreaker: { ...breaker, consecutiveFailures: 50 } });
+    expect(a2.ejectedUntil).toBe(clock.now() + 5_000);
+  });
+
+  it('an endpoint found healthy again by the active check is no longer counted as ejected', () => {
+    const { cluster } = make({
+      circuitBreaker: { ...defaultServicePolicy('svc').circuitBreaker, enabled: false },
+      outlierDetection: {
+        enabled: true,
+        consecutiveErrors: 1,
+        baseEjectionTimeMs: 30_000,
+        maxEjectionTimeMs: 30_000,
+        maxEjectionPercent: 50,
+      },
+    });
+    cluster.setInstances([inst('a1'), inst('a2')]);
+    const [a1, a2] = cluster.endpoints;
+    cluster.recordFailure(a1, 1);
+    expect(cluster.outlier?.isEjected(a1)).toBe(true);
+    cluster.setInstances([inst('a1', { health: 'unhealthy' }), inst('a2')]);
+    cluster.setInstances([inst('a1'), inst('a2')]);
+    expect(a1.ejectedUntil).toBe(0);
+    expect(cluster.outlier?.ejectedCount()).toBe(0);
+    // So the cap (one of two) leaves room to eject a2.
+    cluster.recordFailure(a2, 1);
+    expect(cluster.outlier?.isEjected(a2)).toBe(true);
+  });
+
   it('admits, queues and rejects by the concurrency limits, and hands slots to waiters in order', () => {
     const { cluster } = make({ concurrency: { maxInFlight: 1, maxPending: 2 } });
     const [a, b, c, d] = [waiter(), waiter(), waiter(), waiter()];
