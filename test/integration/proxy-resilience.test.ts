@@ -91,6 +91,7 @@ describe('proxy resilience', () => {
       instance('budget', u[1].port),
       instance('reset', resetting.port),
       instance('deadline', slow.port),
+      instance('caller-deadline', slow.port),
       instance('pertry', slow.port, { id: 'pertry-slow' }),
       instance('pertry', u[2].port, { id: 'pertry-fast' }),
       instance('idle', slow.port),
@@ -133,6 +134,21 @@ describe('proxy resilience', () => {
       plain('deadline', {
         timeout: { requestMs: 300, idleMs: 0 },
         retry: retry('deadline', { maxAttempts: 3 }),
+      }),
+      plain('caller-deadline', {
+        timeout: { requestMs: 5_000, idleMs: 0 },
+        circuitBreaker: {
+          ...policy('caller-deadline').circuitBreaker,
+          enabled: true,
+          consecutiveFailures: 3,
+        },
+        outlierDetection: {
+          enabled: true,
+          consecutiveErrors: 3,
+          baseEjectionTimeMs: 60_000,
+          maxEjectionTimeMs: 60_000,
+          maxEjectionPercent: 100,
+        },
       }),
       plain('pertry', {
         timeout: { requestMs: 5_000, idleMs: 0 },
@@ -248,6 +264,19 @@ describe('proxy resilience', () => {
       headers: { 'x-trellis-deadline': String(Date.now() - 1) },
     });
     expect(expired.status).toBe(504);
+  });
+
+  it("a caller's own short deadline passing counts nothing against the endpoint", async () => {
+    for (let i = 0; i < 5; i++) {
+      const late = await request(gateway.port, 'GET', '/caller-deadline/x?delay=300', {
+        headers: { 'x-trellis-deadline': String(Date.now() + 30) },
+      });
+      expect(late.status).toBe(504);
+      expect(late.headers['x-trellis-error']).toBe('UPSTREAM_TIMEOUT');
+    }
+    // Neither its breaker (3 failures) nor outlier detection (3 errors) took the endpoint out.
+    const next = await request(gateway.port, 'GET', '/caller-deadline/x');
+    expect(next.status).toBe(200);
   });
 
   it('retries an attempt that outlives the per-try timeout on the other endpoint', async () => {

@@ -147,6 +147,11 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
   private hashKey: string | undefined = undefined;
   private deadline = INF;
   private tryDeadline = INF;
+  /**
+   * The deadline is the caller's (`x-trellis-deadline`, earlier than the policy's timeout): when it
+   * passes, the endpoint was not given the time its policy grants, so that says nothing against it.
+   */
+  private callerDeadline = false;
   private backoffAt = 0;
   private lastActivity = 0;
   /** Metrics: where the exchange is recorded (null: metrics off, or recorded already), and its start. */
@@ -455,21 +460,26 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     }
 
     let deadline = settings.requestTimeoutMs > 0 ? now + settings.requestTimeoutMs : INF;
+    let callerDeadline = false;
     const deadlineIndex = findHeader(head, DEADLINE_HEADER);
     if (deadlineIndex >= 0) {
       const incoming = parseDeadline(head.headerValue(deadlineIndex));
-      if (incoming !== undefined && incoming < deadline) deadline = incoming;
+      if (incoming !== undefined && incoming < deadline) {
+        deadline = incoming;
+        callerDeadline = true;
+      }
     }
     if (deadline <= now) {
       const timeout = MESH_ERRORS.timeout;
       return this.rejectEarly(timeout.status, timeout.code, timeout.keepAlive, timeout.close, false, off);
     }
 
-    if (cluster.h2c) return this.startH2(deadline, buf, off);
+    if (cluster.h2c) return this.startH2(deadline, callerDeadline, buf, off);
 
     this.cluster = cluster;
     this.settings = settings;
     this.deadline = deadline;
+    this.callerDeadline = callerDeadline;
     this.tryDeadline = deadline;
     this.hashKey = cluster.balancer.kind === 'ip-hash' ? this.hashKeyFor(cluster) : undefined;
     // HTTP/1.0 may leave Host out; HTTP/1.1 upstreams need one.
@@ -515,10 +525,10 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
   }
 
   /** Hands the exchange to the H2Exchange (an h2c cluster); returns where the request ends in `buf`. */
-  private startH2(deadline: number, buf: Buffer, off: number): number {
+  private startH2(deadline: number, callerDeadline: boolean, buf: Buffer, off: number): number {
     this.state = S_H2;
     this.h2 ??= new H2Exchange(this, this.ctx, this.remoteAddress);
-    return this.h2.start(this.parser, this.resolution, deadline, this.stats, buf, off);
+    return this.h2.start(this.parser, this.resolution, deadline, callerDeadline, this.stats, buf, off);
   }
 
   /** H2ExchangeHost: the h2 exchange is over (its response or error is out); reading goes on. */
@@ -1258,7 +1268,10 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
       this.upstream = null;
       conn.pool.release(conn, false);
       if (this.endpoint !== null) {
-        this.cluster!.recordFailure(this.endpoint, this.clock.now() - this.attemptStart);
+        const latency = this.clock.now() - this.attemptStart;
+        if (this.callerDeadline && response === MESH_ERRORS.timeout)
+          this.cluster!.recordCancel(this.endpoint, latency);
+        else this.cluster!.recordFailure(this.endpoint, latency);
         if (this.observer !== null) this.observer.attempt(this.endpoint, 'timeout', this.status);
       }
       if (this.responseStarted) this.respParser = new ResponseParser();

@@ -111,6 +111,8 @@ export class H2Exchange implements ClusterWaiter {
   private expectContinue = false;
   private hashKey: string | undefined = undefined;
   private deadline = INF;
+  /** The deadline is the caller's, earlier than the policy's: its passing says nothing against the endpoint. */
+  private callerDeadline = false;
   private tryDeadline = INF;
   private backoffAt = 0;
   private lastActivity = 0;
@@ -188,6 +190,7 @@ export class H2Exchange implements ClusterWaiter {
     head: RequestHead,
     res: Resolution,
     deadline: number,
+    callerDeadline: boolean,
     counters: AttemptCounters | null,
     buf: Buffer,
     off: number,
@@ -205,6 +208,7 @@ export class H2Exchange implements ClusterWaiter {
     this.clientHttp10 = head.version === '1.0';
     this.expectContinue = head.expectContinue;
     this.deadline = deadline;
+    this.callerDeadline = callerDeadline;
     this.tryDeadline = deadline;
     this.lastActivity = now;
     this.attempt = 0;
@@ -830,7 +834,10 @@ export class H2Exchange implements ClusterWaiter {
     if (this.stream !== null) {
       this.detachStream(NGHTTP2_CANCEL);
       if (this.endpoint !== null) {
-        cluster.recordFailure(this.endpoint, this.clock.now() - this.attemptStart);
+        const latency = this.clock.now() - this.attemptStart;
+        if (this.callerDeadline && response === MESH_ERRORS.timeout)
+          cluster.recordCancel(this.endpoint, latency);
+        else cluster.recordFailure(this.endpoint, latency);
         if (this.host.observer !== null) this.host.observer.attempt(this.endpoint, 'timeout', this.status);
       }
     }
