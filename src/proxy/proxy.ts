@@ -132,9 +132,9 @@ export function createProxy(deps: ProxyDeps): TrellisProxy {
       get connections() {
         return listener.connections;
       },
-      async close(drainTimeoutMs) {
+      async close(drainTimeoutMs, shared) {
         listeners.delete(listener);
-        await listener.close(drainTimeoutMs);
+        await listener.close(drainTimeoutMs, shared);
       },
     };
   }

@@ -309,7 +309,32 @@ describe('trellis proxy: the sidecar', { timeout: 90_000 }, () => {
     for (let i = 0; i < 4; i++)
       expect((await send(ports.bIn, { path: `/after-crash/${i}`, headers: { host: 'b' } })).status).toBe(200);
 
+    // Draining with a request in flight: a connection opened meanwhile is closed at once, not left
+    // hanging until the process exits (a worker that unbinds first may send a connection back to the
+    // primary, which then never hands it out).
+    const arrived = appB.nextSlow();
+    let slowDoneAt = 0;
+    const slow = send(ports.bIn, { path: '/slow?ms=3000', headers: { host: 'b' } }).finally(() => {
+      slowDoneAt = performance.now();
+    });
+    await arrived;
     sidecarW.child.kill('SIGTERM');
+    // Connections opened every few milliseconds from the signal on, across the moment draining starts
+    // (after the propagation delay): served, closed or refused, each ends long before the slow one.
+    const probes: Promise<number>[] = [];
+    const probingUntil = performance.now() + 1_500;
+    for (let i = 0; performance.now() < probingUntil; i++) {
+      probes.push(
+        send(ports.bIn, { path: `/probe/${i}`, headers: { host: 'b' } }).then(
+          () => performance.now(),
+          () => performance.now(),
+        ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 4));
+    }
+    const probeEnds = await Promise.all(probes);
+    expect((await slow).status).toBe(200);
+    for (const end of probeEnds) expect(end).toBeLessThan(slowDoneAt);
     expect(await sidecarW.exited).toBe(0);
     expect([...workers, ...replaced].filter(alive)).toEqual([]);
     expect((await client.listInstances({ service: 'b' })).instances).toEqual([]);

@@ -47,12 +47,17 @@ export async function openListeners(proxy: TrellisProxy, plan: DataPlanePlan): P
 export async function closeListeners(
   listeners: readonly ProxyListener[],
   plan: DataPlanePlan,
+  shared = false,
 ): Promise<void> {
   const isInbound = (i: number) => plan.listeners[i]?.kind === 'inbound';
   const started = performance.now();
-  await Promise.all(listeners.filter((_, i) => isInbound(i)).map((listener) => listener.close()));
+  await Promise.all(
+    listeners.filter((_, i) => isInbound(i)).map((listener) => listener.close(undefined, shared)),
+  );
   const left = Math.max(0, plan.drainTimeoutMs - (performance.now() - started));
-  await Promise.all(listeners.filter((_, i) => !isInbound(i)).map((listener) => listener.close(left)));
+  await Promise.all(
+    listeners.filter((_, i) => !isInbound(i)).map((listener) => listener.close(left, shared)),
+  );
 }
 
 export function listenError(spec: ListenerSpec, error: unknown): MeshError {

@@ -30,8 +30,13 @@ export interface ProxyListener {
   /**
    * Stops accepting, lets exchanges in progress finish (their responses say `connection: close`)
    * for at most `drainTimeoutMs` (or the time given), then closes what is left.
+   *
+   * `shared`: the port is a cluster worker's, shared through the primary's round-robin handle. The
+   * server then stays open until the end and closes each new connection at once: a worker that closes
+   * its server first may be handed a connection it sends back, which Node's primary queues after the
+   * last worker left and never closes (the client hangs until the primary exits).
    */
-  close(drainTimeoutMs?: number): Promise<void>;
+  close(drainTimeoutMs?: number, shared?: boolean): Promise<void>;
 }
 
 export interface ListenerOptions {
@@ -94,9 +99,10 @@ export async function listen(options: ListenerOptions, deps: ListenerDeps): Prom
   const port = await bind(server, options.port, host);
 
   let closing: Promise<void> | undefined;
-  async function close(timeoutMs: number): Promise<void> {
+  async function close(timeoutMs: number, shared: boolean): Promise<void> {
     ctx.draining = true;
-    const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+    const unbind = () => new Promise<void>((resolve) => server.close(() => resolve()));
+    const stopped = shared ? undefined : unbind();
     for (const connection of [...connections]) connection.drain();
     if (connections.size > 0) {
       await new Promise<void>((resolve) => {
@@ -108,7 +114,7 @@ export async function listen(options: ListenerOptions, deps: ListenerDeps): Prom
       });
     }
     for (const connection of [...connections]) connection.destroy();
-    await stopped;
+    await (stopped ?? unbind());
     deps.onClosed?.();
   }
 
@@ -118,8 +124,8 @@ export async function listen(options: ListenerOptions, deps: ListenerDeps): Prom
     get connections() {
       return connections.size;
     },
-    close(timeoutMs = drainTimeoutMs) {
-      closing ??= close(timeoutMs);
+    close(timeoutMs = drainTimeoutMs, shared = false) {
+      closing ??= close(timeoutMs, shared);
       return closing;
     },
   };

@@ -47,7 +47,8 @@ const firstView = new Promise<void>((resolve) => {
 async function drain(): Promise<void> {
   if (draining) return;
   draining = true;
-  await closeListeners(opened, config.plan);
+  // The ports are shared through the primary (see ProxyListener.close).
+  await closeListeners(opened, config.plan, true);
   await proxy?.close();
   await observability?.close();
   process.exit(0);
