@@ -409,6 +409,10 @@ describe('names as DNS has them, and repeated headers as Envoy reads them', () =
     });
     const proxied = await request(outbound.port, 'GET', 'http://orders./items', { headers: { host: 'x' } });
     expect(JSON.parse(proxied.body)).toMatchObject({ name: 'orders', url: '/items' });
+    expect(await seen(outbound.port, 'GET', '/v1.0/invoke/ORDERS./method/d', { host: 'x' })).toMatchObject({
+      name: 'orders',
+      url: '/d',
+    });
   });
 
   it('gateway: matches hosts without their trailing dot', async () => {

@@ -46,7 +46,7 @@ export class OutboundRouter {
           out.error = MESH_ERRORS.badDaprTarget;
           return;
         }
-        service = this.dapr.service;
+        service = hostOf(this.dapr.service);
         out.target = this.dapr.path;
       } else if (head.host !== undefined) {
         service = hostOf(head.host);
