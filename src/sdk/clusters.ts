@@ -1,4 +1,4 @@
-import { foldServiceNames, type Instance, type MeshChange, type ServicePolicy } from '../core/index.ts';
+import { type Instance, type MeshChange, ServiceNames, type ServicePolicy } from '../core/index.ts';
 import { type ClusterDeps, SdkCluster } from './cluster.ts';
 
 export interface ClusterSource {
@@ -13,20 +13,20 @@ export interface ClusterSource {
  * watch's view: a change marks the clusters it touches stale, and a stale cluster resynchronises
  * (endpoints updated in place, policy re-applied) at its next call, or at once when calls are queued
  * on it; services never called cost nothing. Names resolve as the proxies resolve them,
- * case-insensitively (`foldServiceNames`) and without a trailing dot: `Orders` and `orders.` reach
+ * case-insensitively (`ServiceNames`) and without a trailing dot: `Orders` and `orders.` reach
  * `orders` unless `Orders` has instances.
  */
 export class ClusterSet {
   private readonly clusters = new Map<string, SdkCluster>();
   private closed = false;
-  /** Services with instances, and their lowercased names; rebuilt on the first need after a change. */
-  private names: Set<string> | undefined;
-  private folded: Map<string, string> | undefined;
+  private readonly names: ServiceNames;
 
   constructor(
     private readonly source: ClusterSource,
     private readonly deps: ClusterDeps,
-  ) {}
+  ) {
+    this.names = new ServiceNames(() => source.serviceNames());
+  }
 
   /** The cluster for `service`, up to date with the view. */
   get(written: string): SdkCluster {
@@ -46,25 +46,25 @@ export class ClusterSet {
 
   /** The view was replaced (a snapshot): everything may have changed. */
   invalidateAll(): void {
-    this.forgetNames();
+    this.names.forget();
     for (const [service, cluster] of this.clusters) this.mark(service, cluster);
   }
 
   invalidate(change: MeshChange): void {
     switch (change.type) {
       case 'instance.put':
-        this.forgetNames();
+        this.names.forget();
         this.mark(change.instance.service);
         // An instance that moved to another service leaves its old cluster.
         for (const cluster of this.clusters.values())
           if (cluster.has(change.instance.id)) this.mark(cluster.name, cluster);
         break;
       case 'instance.delete':
-        this.forgetNames();
+        this.names.forget();
         this.mark(change.service);
         break;
       case 'service.delete':
-        this.forgetNames();
+        this.names.forget();
         this.mark(change.name);
         break;
       case 'policy.put':
@@ -84,18 +84,11 @@ export class ClusterSet {
 
   /** The name as written when that service has instances, else the one it stands for but for case. */
   private resolve(written: string): string {
-    this.names ??= new Set(this.source.serviceNames());
     if (this.names.has(written)) return written;
     // An absolute DNS name (`orders.`) names the same service, as in the proxies.
     const service = written.endsWith('.') ? written.slice(0, -1) : written;
     if (this.names.has(service)) return service;
-    this.folded ??= foldServiceNames(this.names);
-    return this.folded.get(service.toLowerCase()) ?? service;
-  }
-
-  private forgetNames(): void {
-    this.names = undefined;
-    this.folded = undefined;
+    return this.names.caseFolded(service) ?? service;
   }
 
   async close(): Promise<void> {

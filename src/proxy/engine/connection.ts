@@ -12,6 +12,7 @@ import { type CannedResponse, MESH_ERRORS } from '../error-responses.ts';
 import {
   ChunkedDecoder,
   errorResponse,
+  findHeader,
   HeaderKind,
   isHttpParseError,
   parseErrorResponse,
@@ -34,7 +35,6 @@ import { attemptDeadline, DueTimer, upstreamDue } from './due-timer.ts';
 import {
   CONTINUE_100,
   ForwardHeadWriter,
-  findHeader,
   RESPONSE_CLOSE,
   RESPONSE_CLOSE_DECHUNKED,
   RESPONSE_KEEP_ALIVE,
@@ -135,8 +135,6 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
   private settings: ExchangeSettings | null = null;
   private slotHeld = false;
   private method = 'GET';
-  /** GET HEAD OPTIONS PUT DELETE TRACE: may be sent again after a stale connection, outside the retry policy. */
-  private idempotent = true;
   private clientKeepAlive = true;
   private clientHttp10 = false;
   private upgrading = false;
@@ -410,7 +408,6 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     const observer = this.observer;
     if (observer !== null) observer.begin(head);
     this.method = head.method;
-    this.idempotent = isIdempotent(head.method);
     this.clientKeepAlive = head.keepAlive;
     this.clientHttp10 = head.version === '1.0';
     this.expectContinue = head.expectContinue;
@@ -674,7 +671,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
 
   private markPartsSent(reused: boolean): void {
     if (this.parts.length === 0) return;
-    if (this.retaining || (reused && this.idempotent)) {
+    if (this.retaining || (reused && isIdempotent(this.method))) {
       this.partsSent = this.parts.length;
       this.staleKeep = !this.retaining;
     } else {
@@ -1206,7 +1203,7 @@ export class ClientConnection implements UpstreamOwner, ClusterWaiter {
     if (
       kind === 'reset' &&
       conn.reused &&
-      this.idempotent &&
+      isIdempotent(this.method) &&
       !this.responseStarted &&
       !this.staleRetried &&
       this.canReplay()

@@ -1,9 +1,7 @@
 import { DEADLINE_HEADER } from '../../core/index.ts';
 import {
-  HEADER_STRIDE,
   HeaderKind,
   type HeaderLine,
-  type HeadView,
   type RequestHead,
   type RequestHeadEdits,
   type ResponseHeadEdits,
@@ -201,27 +199,4 @@ function writeDigits(out: Buffer, end: number, value: number): void {
     out[--i] = 48 + (v - q * 10);
     v = q;
   } while (v > 0);
-}
-
-/** Index of the first header named `lowerName` (lowercase), or -1; compares lengths first. */
-export function findHeader(head: HeadView, lowerName: string): number {
-  const h = head.headers;
-  const n = head.headerCount;
-  const buf = head.buf;
-  const base = head.base;
-  const length = lowerName.length;
-  for (let i = 0; i < n; i++) {
-    const o = i * HEADER_STRIDE;
-    const start = base + h[o];
-    if (base + h[o + 1] - start !== length) continue;
-    let k = 0;
-    while (k < length) {
-      let c = buf[start + k];
-      if (c >= 0x41 && c <= 0x5a) c |= 0x20;
-      if (c !== lowerName.charCodeAt(k)) break;
-      k++;
-    }
-    if (k === length) return i;
-  }
-  return -1;
 }

@@ -10,6 +10,7 @@ import { type CannedResponse, cannedResponse, MESH_ERRORS } from '../error-respo
 import {
   ChunkedDecoder,
   errorResponse,
+  findHeader,
   HeaderKind,
   isHttpParseError,
   parseErrorResponse,
@@ -24,7 +25,7 @@ import type {
 } from '../upstream/index.ts';
 import type { EngineContext, Resolution } from './context.ts';
 import { attemptDeadline, DueTimer, upstreamDue } from './due-timer.ts';
-import { CONTINUE_100, findHeader } from './forward-head.ts';
+import { CONTINUE_100 } from './forward-head.ts';
 import {
   BodyFraming,
   H2RequestHeadWriter,
@@ -105,7 +106,6 @@ export class H2Exchange implements ClusterWaiter {
   private counters: AttemptCounters | null = null;
   private headers: OutgoingHttpHeaders | null = null;
   private method = 'GET';
-  private idempotent = true;
   private clientKeepAlive = true;
   private clientHttp10 = false;
   private expectContinue = false;
@@ -203,7 +203,6 @@ export class H2Exchange implements ClusterWaiter {
     this.settings = settings;
     this.counters = counters;
     this.method = head.method;
-    this.idempotent = isIdempotent(head.method);
     this.clientKeepAlive = head.keepAlive;
     this.clientHttp10 = head.version === '1.0';
     this.expectContinue = head.expectContinue;
@@ -483,7 +482,7 @@ export class H2Exchange implements ClusterWaiter {
       let ok = true;
       for (let i = 0; i < parts.length; i++) ok = stream.write(parts[i]);
       if (!this.retaining) {
-        if (this.reusedSession && this.idempotent && parts.length !== 0) this.staleKeep = true;
+        if (this.reusedSession && isIdempotent(this.method) && parts.length !== 0) this.staleKeep = true;
         else this.dropParts();
       }
       if (this.reqBodyDone) stream.end();
@@ -737,7 +736,7 @@ export class H2Exchange implements ClusterWaiter {
     if (
       kind === 'reset' &&
       lost &&
-      this.idempotent &&
+      isIdempotent(this.method) &&
       this.reusedSession &&
       !this.responded &&
       !this.staleRetried &&

@@ -1,6 +1,6 @@
 export { ClientConnection } from './connection.ts';
 export type { EngineContext, Resolution, Resolver } from './context.ts';
-export { ForwardHeadWriter, findHeader } from './forward-head.ts';
+export { ForwardHeadWriter } from './forward-head.ts';
 export {
   type LoopPoller,
   loadLoopPoller,

@@ -49,6 +49,36 @@ export interface HeadView {
   rawHead(): Buffer;
 }
 
+/**
+ * Index of the first header at or after `from` named `lowerName` (lowercase), or -1: compared in
+ * place in the head's bytes (A-Z folded), lengths first, so nothing is allocated.
+ */
+export function findHeader(
+  head: Pick<HeadView, 'buf' | 'base' | 'headers' | 'headerCount'>,
+  lowerName: string,
+  from = 0,
+): number {
+  const h = head.headers;
+  const n = head.headerCount;
+  const buf = head.buf;
+  const base = head.base;
+  const length = lowerName.length;
+  for (let i = from; i < n; i++) {
+    const o = i * HEADER_STRIDE;
+    const start = base + h[o];
+    if (base + h[o + 1] - start !== length) continue;
+    let k = 0;
+    while (k < length) {
+      let c = buf[start + k];
+      if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+      if (c !== lowerName.charCodeAt(k)) break;
+      k++;
+    }
+    if (k === length) return i;
+  }
+  return -1;
+}
+
 const EMPTY = Buffer.alloc(0);
 
 /** Header-section states; start-line states are the subclasses' and stay below FIRST_HEADER_STATE. */

@@ -18,6 +18,7 @@ export {
 export {
   DEFAULT_MAX_HEAD_SIZE,
   DEFAULT_MAX_HEADERS,
+  findHeader,
   HEADER_STRIDE,
   type HeadParserOptions,
   type HeadView,

@@ -1,5 +1,5 @@
 import type { HeaderMatch, Route } from '../../core/index.ts';
-import { HEADER_STRIDE, type HeadView } from '../http1/index.ts';
+import { findHeader, type HeadView } from '../http1/index.ts';
 
 /** Where header conditions read from: the parsed request head's header offsets. */
 export type HeaderSource = Pick<HeadView, 'buf' | 'base' | 'headers' | 'headerCount' | 'headerValue'>;
@@ -349,22 +349,4 @@ export function headerValues(head: HeaderSource, name: string): string | undefin
     value = `${value},${head.headerValue(i)}`;
   }
   return value;
-}
-
-/** The index of the first header at or after `from` named `name` (lowercase), compared in place; -1 if none. */
-function findHeader(head: HeaderSource, name: string, from: number): number {
-  const { buf, base, headers } = head;
-  const length = name.length;
-  next: for (let i = from; i < head.headerCount; i++) {
-    const o = i * HEADER_STRIDE;
-    const start = base + headers[o]!;
-    if (base + headers[o + 1]! - start !== length) continue;
-    for (let k = 0; k < length; k++) {
-      let c = buf[start + k]!;
-      if (c >= 65 && c <= 90) c |= 0x20;
-      if (c !== name.charCodeAt(k)) continue next;
-    }
-    return i;
-  }
-  return -1;
 }

@@ -1,10 +1,4 @@
-import {
-  type Clock,
-  foldServiceNames,
-  type Logger,
-  type Route,
-  type ServicePolicy,
-} from '../../core/index.ts';
+import { type Clock, type Logger, type Route, ServiceNames, type ServicePolicy } from '../../core/index.ts';
 import type { DiscoverySource } from '../discovery/index.ts';
 import { type ClusterErrors, clusterErrors } from '../error-responses.ts';
 import { Cluster } from './cluster.ts';
@@ -40,8 +34,7 @@ export class ClusterManager {
   private readonly resolved = new Map<string, Cluster>();
   /** Names asked for that had no instance (no cluster is made for arbitrary names). */
   private readonly unknown = new Map<string, ClusterErrors>();
-  /** Lowercased name → the service with instances it stands for; built on the first need after a change. */
-  private folded: Map<string, string> | undefined;
+  private readonly names: ServiceNames;
   private readonly refreshListeners = new Set<() => void>();
   private readonly unsubscribe: () => void;
   private readonly defaultPolicy: (service: string) => ServicePolicy;
@@ -51,6 +44,7 @@ export class ClusterManager {
 
   constructor(private readonly deps: ClusterManagerDeps) {
     this.defaultPolicy = deps.defaultPolicy ?? defaultServicePolicy;
+    this.names = new ServiceNames(() => deps.source.serviceNames());
     this.unsubscribe = deps.source.onChange(() => this.schedule());
   }
 
@@ -77,8 +71,8 @@ export class ClusterManager {
     let name = service;
     let instances = source.instancesOf(service);
     if (instances.length === 0) {
-      const other = this.foldedName(service);
-      if (other !== undefined) {
+      const other = this.names.caseFolded(service);
+      if (other !== undefined && other !== service) {
         name = other;
         instances = source.instancesOf(other);
       }
@@ -135,7 +129,7 @@ export class ClusterManager {
     const { source, logger } = this.deps;
     this.unknown.clear();
     this.resolved.clear();
-    this.folded = undefined;
+    this.names.forget();
     this.refreshes++;
     for (const [service, cluster] of this.clusters) {
       try {
@@ -159,13 +153,6 @@ export class ClusterManager {
     this.closed = true;
     this.unsubscribe();
     for (const cluster of this.clusters.values()) cluster.close();
-  }
-
-  /** The service with instances whose name equals `service` but for case, if there is one. */
-  private foldedName(service: string): string | undefined {
-    this.folded ??= foldServiceNames(this.deps.source.serviceNames());
-    const other = this.folded.get(service.toLowerCase());
-    return other === service ? undefined : other;
   }
 
   private schedule(): void {

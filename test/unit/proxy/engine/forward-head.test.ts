@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { H2RequestHeadWriter } from '../../../../src/proxy/engine/h2-head.ts';
-import { ForwardHeadWriter, findHeader } from '../../../../src/proxy/engine/index.ts';
-import { createRequestParser } from '../../../../src/proxy/http1/index.ts';
+import { ForwardHeadWriter } from '../../../../src/proxy/engine/index.ts';
+import { createRequestParser, findHeader } from '../../../../src/proxy/http1/index.ts';
 
 function parse(raw: string) {
   const parser = createRequestParser();
